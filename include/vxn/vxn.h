@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/**
+ * @file vxn.h
+ * Umbrella header: include this to use libvxn (pkg-config vxn).
+ */
+#ifndef VXN_VXN_H
+#define VXN_VXN_H
+
+#include <vxn/common.h>
+#include <vxn/context.h>
+#include <vxn/error.h>
+#include <vxn/version.h>
+
+#endif /* VXN_VXN_H */

@@ -1,0 +1,36 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Install every build, run and test dependency of vxn on Debian 12 (bookworm).
+# Idempotent: installs only what is missing, and runs `apt-get update` once,
+# only when something has to be installed. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+	# build
+	build-essential meson ninja-build pkg-config swig
+	libyajl-dev libarchive-dev libssl-dev
+	# python binding and its tests (Debian's interpreter, not one on PATH)
+	python3 python3-dev python3-pytest python3-pexpect
+	# unit tests, style
+	libcmocka-dev clang-format
+	# tests: inspecting binaries
+	binutils
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#packages[@]} packages present"
+	exit 0
+fi
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "install-deps: installing ${missing[*]}"
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	"${missing[@]}" >/dev/null
+echo "install-deps: done"
