@@ -15,6 +15,8 @@ packages=(
 	libcmocka-dev clang-format
 	# tests: inspecting binaries
 	binutils
+	# image store: pull/push client, and the tests' registry and image tools
+	skopeo docker-registry umoci busybox-static zstd
 )
 
 missing=()

@@ -12,6 +12,7 @@
 
 %{
 #include <vxn/vxn.h>
+#include <vxn/image.h>
 %}
 
 %include <stdint.i>
@@ -66,6 +67,110 @@ struct vxn_ctx {};
 	~vxn_ctx() { vxn_ctx_free($self); }
 }
 
+/* ---- opaque out parameters: T **out becomes a Python-owned return value ---- */
+%define VXN_OPAQUE(T, FREE)
+typedef struct T T;
+%typemap(in, numinputs=0) T **out (T *tmp = NULL) {
+	$1 = &tmp;
+}
+%typemap(argout) T **out {
+	$result = SWIG_Python_AppendOutput($result,
+		SWIG_NewPointerObj(*$1, $descriptor(T *), SWIG_POINTER_OWN));
+}
+%nodefaultctor T;
+struct T {};
+%extend T {
+	~T() { FREE($self); }
+}
+%enddef
+
+VXN_OPAQUE(vxn_ref, vxn_ref_free)
+VXN_OPAQUE(vxn_image_store, vxn_image_store_free)
+VXN_OPAQUE(vxn_image, vxn_image_free)
+VXN_OPAQUE(vxn_image_list, vxn_image_list_free)
+VXN_OPAQUE(vxn_image_opts, vxn_image_opts_free)
+
+/* malloc'd strings and string vectors handed to the caller */
+%typemap(in, numinputs=0) char **out (char *tmp = NULL), char **out_path (char *tmp = NULL) {
+	$1 = &tmp;
+}
+%typemap(argout) char **out, char **out_path {
+	if (*$1) {
+		$result = SWIG_Python_AppendOutput($result, PyUnicode_FromString(*$1));
+		free(*$1);
+	}
+}
+%typemap(in, numinputs=0) char ***out_names (char **tmp = NULL), char ***out_report (char **tmp = NULL) {
+	$1 = &tmp;
+}
+%typemap(argout) char ***out_names, char ***out_report {
+	PyObject *list = PyList_New(0);
+	for (size_t i = 0; *$1 && (*$1)[i]; i++) {
+		PyObject *s = PyUnicode_FromString((*$1)[i]);
+		PyList_Append(list, s);
+		Py_DECREF(s);
+		free((*$1)[i]);
+	}
+	free(*$1);
+	$result = SWIG_Python_AppendOutput($result, list);
+}
+%typemap(in, numinputs=0) uint64_t *images (uint64_t tmp = 0), uint64_t *images_bytes (uint64_t tmp = 0),
+	uint64_t *reclaimable_bytes (uint64_t tmp = 0), uint64_t *cache_bytes (uint64_t tmp = 0),
+	uint64_t *reclaimed_bytes (uint64_t tmp = 0) {
+	$1 = &tmp;
+}
+%typemap(argout) uint64_t *images, uint64_t *images_bytes, uint64_t *reclaimable_bytes,
+	uint64_t *cache_bytes, uint64_t *reclaimed_bytes {
+	$result = SWIG_Python_AppendOutput($result, PyLong_FromUnsignedLongLong(*$1));
+}
+/* NULL-terminated string arrays as input (a Python list of str) */
+%typemap(in) const char *const *images {
+	if (!PyList_Check($input)) {
+		PyErr_SetString(PyExc_TypeError, "expected a list of str");
+		SWIG_fail;
+	}
+	Py_ssize_t n = PyList_Size($input);
+	$1 = calloc((size_t)n + 1, sizeof(char *));
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyObject *o = PyList_GetItem($input, i);
+		if (!PyUnicode_Check(o)) {
+			free($1);
+			PyErr_SetString(PyExc_TypeError, "expected a list of str");
+			SWIG_fail;
+		}
+		((const char **)$1)[i] = PyUnicode_AsUTF8(o);
+	}
+}
+%typemap(freearg) const char *const *images {
+	free((void *)$1);
+}
+
+VXN_STATUS_FN(vxn_ref_parse)
+VXN_STATUS_FN(vxn_image_store_open)
+VXN_STATUS_FN(vxn_image_inspect_json)
+VXN_STATUS_FN(vxn_image_history_json)
+VXN_STATUS_FN(vxn_image_lookup)
+VXN_STATUS_FN(vxn_image_list_images)
+VXN_STATUS_FN(vxn_image_opts_new)
+VXN_STATUS_FN(vxn_image_opts_set_platform)
+VXN_STATUS_FN(vxn_image_opts_set_authfile)
+VXN_STATUS_FN(vxn_image_opts_add_change)
+VXN_STATUS_FN(vxn_image_opts_set_message)
+VXN_STATUS_FN(vxn_image_pull)
+VXN_STATUS_FN(vxn_image_push)
+VXN_STATUS_FN(vxn_image_load)
+VXN_STATUS_FN(vxn_image_save)
+VXN_STATUS_FN(vxn_image_import)
+VXN_STATUS_FN(vxn_image_tag)
+VXN_STATUS_FN(vxn_image_remove)
+VXN_STATUS_FN(vxn_image_prune)
+VXN_STATUS_FN(vxn_image_store_usage)
+VXN_STATUS_FN(vxn_image_rootfs)
+
+/* Progress callbacks are C-only for now. */
+%ignore vxn_image_opts_set_progress;
+%ignore vxn_image_progress_fn;
+
 /* The log callback is not exposed yet: Python callers read state through getters. */
 %ignore vxn_ctx_set_log;
 %ignore vxn_log_fn;
@@ -77,3 +182,4 @@ VXN_STATUS_FN(vxn_ctx_set)
 %include <vxn/error.h>
 %include <vxn/context.h>
 %include <vxn/version.h>
+%include <vxn/image.h>

@@ -34,13 +34,19 @@ typedef struct vxn_ref vxn_ref;
  *
  * - no registry: `docker.io`; a single path component on docker.io gets
  *   `library/`; `index.docker.io` is `docker.io`;
- * - the first component is a registry when it contains '.' or ':' or is
- *   `localhost`;
+ * - the first component is a registry only when a '/' follows it and it
+ *   contains '.' or ':', is `localhost`, or has upper case letters
+ *   (`Registry.Example.COM/x`); a registry is host[:port], the host being
+ *   dot-separated labels or a bracketed IPv6 address (`[::1]:5000`), and one
+ *   that is not valid (`my_reg.local/x`) is refused; without a '/',
+ *   `localhost:5000` is the repository `localhost` with tag `5000`;
  * - no tag and no digest: tag `latest`; `name:tag@sha256:...` keeps both;
- * - repository path components must be lower case; tags are
- *   `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`; digests are `sha256:` + 64 hex (other
- *   algorithms are rejected); the name is at most 255 characters; a bare
- *   64-hex string is refused (it is an image ID, not a reference).
+ * - repository path components are `[a-z0-9]+` joined by '.', '_', '__' or
+ *   runs of '-'; tags are `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`; digests are
+ *   `sha256:` + 64 lower case hex (other algorithms are rejected); the
+ *   repository path (`library/busybox`, without the registry) is at most 255
+ *   characters; a bare 64-hex string is refused (it is an image ID, not a
+ *   reference).
  * Pure: no I/O.
  *
  * @param out receives the reference (vxn_ref_free()).
@@ -52,7 +58,10 @@ typedef struct vxn_ref vxn_ref;
 VXN_EXPORT int vxn_ref_parse(vxn_ref **out, const char *text, vxn_error **err);
 /** Release a reference. NULL is a no-op. */
 VXN_EXPORT void vxn_ref_free(vxn_ref *ref);
-/** The full normalised form: `docker.io/library/busybox:latest`, `host:5000/a/b@sha256:...`. Borrowed. */
+/**
+ * The full normalised form: `docker.io/library/busybox:latest`,
+ * `host:5000/a/b@sha256:...`. Borrowed.
+ */
 VXN_EXPORT const char *vxn_ref_string(const vxn_ref *ref);
 /** Docker's short form: `busybox:latest`, `user/app:1`, `host:5000/a:b`. Borrowed. */
 VXN_EXPORT const char *vxn_ref_familiar(const vxn_ref *ref);
@@ -168,11 +177,15 @@ VXN_EXPORT int vxn_image_lookup(vxn_image **out, vxn_image_store *store, const c
 
 /** Flags for vxn_image_list(). */
 typedef enum vxn_image_list_flags {
+	/** Named and dangling (untagged) images, as `docker images` lists them. */
 	VXN_IMAGE_LIST_DEFAULT = 0,
-	/** Include dangling (untagged) images. Named images are always listed. */
+	/** Accepted for `images -a`; the store has no intermediate images, so
+	 * this lists the same as the default. */
 	VXN_IMAGE_LIST_ALL = 1 << 0,
-	/** Only dangling images. */
+	/** Only dangling images (`-f dangling=true`). */
 	VXN_IMAGE_LIST_DANGLING = 1 << 1,
+	/** Only named images (`-f dangling=false`). */
+	VXN_IMAGE_LIST_NAMED = 1 << 2,
 } vxn_image_list_flags;
 
 /** A list of images. Opaque. */
@@ -182,8 +195,8 @@ typedef struct vxn_image_list vxn_image_list;
  * List the images in the store, newest first (then by ID).
  * @return 0; VXN_EDIGEST if a manifest or config is corrupt; VXN_EIO.
  */
-VXN_EXPORT int vxn_image_list_images(vxn_image_list **out, vxn_image_store *store,
-				     unsigned flags, vxn_error **err);
+VXN_EXPORT int vxn_image_list_images(vxn_image_list **out, vxn_image_store *store, unsigned flags,
+				     vxn_error **err);
 VXN_EXPORT size_t vxn_image_list_count(const vxn_image_list *list);
 /** The i-th image, borrowed from the list; NULL past the end. */
 VXN_EXPORT const vxn_image *vxn_image_list_get(const vxn_image_list *list, size_t i);
@@ -215,8 +228,7 @@ VXN_EXPORT int vxn_image_opts_set_platform(vxn_image_opts *opts, const char *pla
 /** Verify registry TLS (default true). false also allows plain HTTP. */
 VXN_EXPORT void vxn_image_opts_set_tls_verify(vxn_image_opts *opts, bool verify);
 /** Registry credentials file (containers-auth.json format), or NULL for skopeo's default. */
-VXN_EXPORT int vxn_image_opts_set_authfile(vxn_image_opts *opts, const char *path,
-					   vxn_error **err);
+VXN_EXPORT int vxn_image_opts_set_authfile(vxn_image_opts *opts, const char *path, vxn_error **err);
 /** Progress callback (default none). */
 VXN_EXPORT void vxn_image_opts_set_progress(vxn_image_opts *opts, vxn_image_progress_fn fn,
 					    void *userdata);
@@ -226,8 +238,7 @@ VXN_EXPORT void vxn_image_opts_set_progress(vxn_image_opts *opts, vxn_image_prog
  * "STOPSIGNAL", "VOLUME"), as `docker import --change`.
  * @return 0; VXN_EINVAL for an unsupported or malformed instruction.
  */
-VXN_EXPORT int vxn_image_opts_add_change(vxn_image_opts *opts, const char *change,
-					 vxn_error **err);
+VXN_EXPORT int vxn_image_opts_add_change(vxn_image_opts *opts, const char *change, vxn_error **err);
 /** Commit message recorded in the history of an imported image. */
 VXN_EXPORT int vxn_image_opts_set_message(vxn_image_opts *opts, const char *message,
 					  vxn_error **err);
@@ -287,8 +298,8 @@ typedef enum vxn_image_format {
  * The file is written to a temporary name and renamed when complete.
  * @param images NULL-terminated names or IDs (at least one).
  */
-VXN_EXPORT int vxn_image_save(vxn_image_store *store, const char *const *images,
-			      const char *path, vxn_image_format format, vxn_error **err);
+VXN_EXPORT int vxn_image_save(vxn_image_store *store, const char *const *images, const char *path,
+			      vxn_image_format format, vxn_error **err);
 
 /**
  * Create an image from a root filesystem tarball (plain, gzip, zstd, xz,
@@ -366,8 +377,8 @@ VXN_EXPORT int vxn_image_store_usage(vxn_image_store *store, uint64_t *images,
  * @param out_path receives the directory (malloc'd, free()).
  * @return 0; VXN_EINVAL (hostile layer); VXN_EDIGEST (corrupt layer); VXN_EIO.
  */
-VXN_EXPORT int vxn_image_rootfs(char **out_path, vxn_image_store *store,
-				const vxn_image *image, vxn_error **err);
+VXN_EXPORT int vxn_image_rootfs(char **out_path, vxn_image_store *store, const vxn_image *image,
+				vxn_error **err);
 
 VXN_END_DECLS
 

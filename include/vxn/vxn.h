@@ -9,6 +9,7 @@
 #include <vxn/common.h>
 #include <vxn/context.h>
 #include <vxn/error.h>
+#include <vxn/image.h>
 #include <vxn/version.h>
 
 #endif /* VXN_VXN_H */

@@ -67,7 +67,7 @@ def test_podman_style_root_flags(vpdmn, tmp_path):
 def test_bad_config_line_one_error_names_file_and_line(vdkr, tmp_path):
     conf = tmp_path / "vxn.conf"
     conf.write_text("# vxn\ndata_root = /srv/vxn\nthis line is wrong\n")
-    p = vdkr("--config", str(conf), "info", check=125)
+    p = vdkr("--config", str(conf), "info", check=1)
     assert p.stderr == ("vdkr: info: %s:3: expected 'key = value', got 'this line is wrong'\n"
                         % conf)
     assert p.stdout == ""
@@ -82,7 +82,7 @@ def test_bad_config_via_env(vpdmn, tmp_path, monkeypatch):
 
 
 def test_bad_flag_value_and_debug_logging(vdkr):
-    p = vdkr("--log-level", "loud", "info", check=125)
+    p = vdkr("--log-level", "loud", "info", check=1)
     assert p.stderr.strip() == ("vdkr: info: log_level: 'loud' must be error, warning, "
                                 "info or debug")
 

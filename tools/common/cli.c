@@ -22,6 +22,23 @@ enum {
 
 int cli_failure_code(const struct cli *cli)
 {
+	/* docker: 1 for a failed command, 125 when `run`/`create` cannot start the
+	 * container; podman: 125 for every failure; runc: 1. */
+	switch (cli->tool->flavor) {
+	case CLI_FLAVOR_PODMAN:
+		return CLI_EXIT_ENGINE;
+	case CLI_FLAVOR_DOCKER:
+		return cli->command &&
+			       (!strcmp(cli->command, "run") || !strcmp(cli->command, "create"))
+			   ? CLI_EXIT_ENGINE
+			   : CLI_EXIT_FAILURE;
+	default:
+		return CLI_EXIT_FAILURE;
+	}
+}
+
+static int usage_code(const struct cli *cli)
+{
 	return cli->tool->flavor == CLI_FLAVOR_RUNC ? CLI_EXIT_FAILURE : CLI_EXIT_ENGINE;
 }
 
@@ -58,7 +75,7 @@ int cli_usage_error(const struct cli *cli, const char *fmt, ...)
 		fprintf(stderr, "See '%s %s --help'.\n", cli->tool->name, cli->command);
 	else
 		fprintf(stderr, "See '%s --help'.\n", cli->tool->name);
-	return cli_failure_code(cli);
+	return usage_code(cli);
 }
 
 void cli_json_string(FILE *out, const char *s)
@@ -299,7 +316,7 @@ int cli_main(const struct cli_tool *tool, int argc, char **argv)
 
 	cli.command = cmd->name;
 	vxn_error *err = NULL;
-	int rc;
+	int rc, first = optind;
 	if (vxn_ctx_new(&cli.ctx, config, VXN_CTX_DEFAULT, &err) < 0) {
 		int code = cli_fail(&cli, err);
 		vxn_error_free(err);
@@ -317,7 +334,6 @@ int cli_main(const struct cli_tool *tool, int argc, char **argv)
 		vxn_ctx_set_log(cli.ctx, log_to_stderr, &cli, vxn_ctx_log_level(cli.ctx));
 
 	/* Subcommands parse their own options with a fresh getopt state. */
-	int first = optind;
 	optind = 0;
 	rc = cmd->run(&cli, argc - first, argv + first);
 	vxn_ctx_free(cli.ctx);

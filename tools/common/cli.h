@@ -65,9 +65,10 @@ int cli_main(const struct cli_tool *tool, int argc, char **argv);
 
 /* Print "<tool>: <command>: <message>" to stderr (one line). */
 void cli_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Report a library error and return the tool's failure code (docker/podman: 125). */
+/* Report a library error and return the tool's failure code (cli_failure_code()). */
 int cli_fail(const struct cli *cli, const vxn_error *err);
-/* A usage error in a subcommand: message + "See '<tool> <cmd> --help'.", returns 125 / 1. */
+/* A usage error: message + "See '<tool> <cmd> --help'."; returns 125 (docker, podman) or 1 (runc).
+ */
 int cli_usage_error(const struct cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The failure exit code of this tool's flavour. */

@@ -5,6 +5,7 @@
 
 static const struct cli_command commands[] = {
 	{ "info", "Display system-wide information", cmd_info, NULL },
+	VXN_IMAGE_COMMANDS,
 	{ 0 },
 };
 

@@ -5,6 +5,7 @@
 
 static const struct cli_command commands[] = {
 	{ "info", "Display vxn system information", cmd_info, NULL },
+	VXN_IMAGE_COMMANDS,
 	{ 0 },
 };
 

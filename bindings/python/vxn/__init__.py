@@ -79,3 +79,161 @@ class Context:
     @property
     def log_level(self):
         return _ll.vxn_log_level_name(_ll.vxn_ctx_log_level(self._ctx))
+
+
+# ---------------------------------------------------------------------------
+# Images (include/vxn/image.h)
+
+import json as _json
+
+
+class Ref:
+    """A parsed, normalised image reference (Docker's rules)."""
+
+    def __init__(self, text):
+        self._ref = _ll.vxn_ref_parse(text)
+
+    string = property(lambda self: _ll.vxn_ref_string(self._ref))
+    familiar = property(lambda self: _ll.vxn_ref_familiar(self._ref))
+    domain = property(lambda self: _ll.vxn_ref_domain(self._ref))
+    path = property(lambda self: _ll.vxn_ref_path(self._ref))
+    name = property(lambda self: _ll.vxn_ref_name(self._ref))
+    tag = property(lambda self: _ll.vxn_ref_tag(self._ref))
+    digest = property(lambda self: _ll.vxn_ref_digest(self._ref))
+
+    def __str__(self):
+        return self.string
+
+    def __repr__(self):
+        return "vxn.Ref(%r)" % self.string
+
+
+class Image:
+    """An image in the store (an immutable snapshot taken at lookup)."""
+
+    def __init__(self, ptr, owner=None):
+        self._img = ptr
+        self._owner = owner  # keeps a list alive while a borrowed image is used
+
+    id = property(lambda self: _ll.vxn_image_id(self._img))
+    digest = property(lambda self: _ll.vxn_image_digest(self._img))
+    names = property(lambda self: list(_ll.vxn_image_names(self._img)))
+    created = property(lambda self: _ll.vxn_image_created(self._img))
+    created_unix = property(lambda self: _ll.vxn_image_created_unix(self._img))
+    architecture = property(lambda self: _ll.vxn_image_architecture(self._img))
+    os = property(lambda self: _ll.vxn_image_os(self._img))
+    variant = property(lambda self: _ll.vxn_image_variant(self._img))
+    size = property(lambda self: _ll.vxn_image_size(self._img))
+    entrypoint = property(lambda self: list(_ll.vxn_image_entrypoint(self._img)))
+    cmd = property(lambda self: list(_ll.vxn_image_cmd(self._img)))
+    env = property(lambda self: list(_ll.vxn_image_env(self._img)))
+    workdir = property(lambda self: _ll.vxn_image_workdir(self._img))
+    user = property(lambda self: _ll.vxn_image_user(self._img))
+    stop_signal = property(lambda self: _ll.vxn_image_stop_signal(self._img))
+    exposed_ports = property(lambda self: list(_ll.vxn_image_exposed_ports(self._img)))
+    volumes = property(lambda self: list(_ll.vxn_image_volumes(self._img)))
+    config_json = property(lambda self: _ll.vxn_image_config_json(self._img))
+    manifest_json = property(lambda self: _ll.vxn_image_manifest_json(self._img))
+
+    @property
+    def layers(self):
+        n = _ll.vxn_image_layer_count(self._img)
+        return [_ll.vxn_image_layer_digest(self._img, i) for i in range(n)]
+
+    @property
+    def labels(self):
+        return dict(kv.split("=", 1) for kv in _ll.vxn_image_labels(self._img))
+
+    def label(self, key):
+        return _ll.vxn_image_label(self._img, key)
+
+    def inspect(self):
+        return _json.loads(_ll.vxn_image_inspect_json(self._img))
+
+    def history(self):
+        return _json.loads(_ll.vxn_image_history_json(self._img))
+
+    def __repr__(self):
+        return "vxn.Image(%s, names=%r)" % (self.id[7:19], self.names)
+
+
+def _opts(platform=None, tls_verify=True, authfile=None, changes=(), message=None):
+    o = _ll.vxn_image_opts_new()
+    if platform:
+        _ll.vxn_image_opts_set_platform(o, platform)
+    _ll.vxn_image_opts_set_tls_verify(o, bool(tls_verify))
+    if authfile:
+        _ll.vxn_image_opts_set_authfile(o, authfile)
+    for c in changes:
+        _ll.vxn_image_opts_add_change(o, c)
+    if message is not None:
+        _ll.vxn_image_opts_set_message(o, message)
+    return o
+
+
+DOCKER_ARCHIVE = _ll.VXN_IMAGE_FORMAT_DOCKER_ARCHIVE
+OCI_ARCHIVE = _ll.VXN_IMAGE_FORMAT_OCI_ARCHIVE
+
+
+class ImageStore:
+    """The OCI image store under the context's data root."""
+
+    def __init__(self, ctx):
+        self._ctx = ctx  # the store borrows the context
+        self._store = _ll.vxn_image_store_open(ctx._ctx)
+
+    @property
+    def path(self):
+        return _ll.vxn_image_store_path(self._store)
+
+    def lookup(self, name):
+        return Image(_ll.vxn_image_lookup(self._store, name))
+
+    def images(self, dangling=None):
+        flags = _ll.VXN_IMAGE_LIST_DEFAULT
+        if dangling is True:
+            flags = _ll.VXN_IMAGE_LIST_DANGLING
+        elif dangling is False:
+            flags = _ll.VXN_IMAGE_LIST_NAMED
+        lst = _ll.vxn_image_list_images(self._store, flags)
+        return [Image(_ll.vxn_image_list_get(lst, i), owner=lst)
+                for i in range(_ll.vxn_image_list_count(lst))]
+
+    def pull(self, ref, platform=None, tls_verify=True, authfile=None):
+        o = _opts(platform, tls_verify, authfile)
+        return Image(_ll.vxn_image_pull(self._store, ref, o))
+
+    def push(self, image, dest=None, tls_verify=True, authfile=None):
+        _ll.vxn_image_push(self._store, image, dest, _opts(None, tls_verify, authfile))
+
+    def load(self, path, name=None, platform=None):
+        return _ll.vxn_image_load(self._store, path, name, _opts(platform))
+
+    def save(self, images, path, format=DOCKER_ARCHIVE):
+        if isinstance(images, str):
+            images = [images]
+        _ll.vxn_image_save(self._store, list(images), path, format)
+
+    def import_(self, path, ref=None, changes=(), message=None):
+        o = _opts(changes=changes, message=message)
+        return Image(_ll.vxn_image_import(self._store, path, ref, o))
+
+    def tag(self, source, target):
+        _ll.vxn_image_tag(self._store, source, target)
+
+    def remove(self, image, force=False):
+        return _ll.vxn_image_remove(self._store, image,
+                                    _ll.VXN_IMAGE_REMOVE_FORCE if force else 0)
+
+    def prune(self, all=False):
+        report, reclaimed = _ll.vxn_image_prune(self._store,
+                                                _ll.VXN_IMAGE_PRUNE_ALL if all else 0)
+        return report, reclaimed
+
+    def usage(self):
+        n, b, r, c = _ll.vxn_image_store_usage(self._store)
+        return {"images": n, "images_bytes": b, "reclaimable_bytes": r, "cache_bytes": c}
+
+    def rootfs(self, image):
+        img = image if isinstance(image, Image) else self.lookup(image)
+        return _ll.vxn_image_rootfs(self._store, img._img)
