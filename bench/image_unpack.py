@@ -89,6 +89,7 @@ def main():
 
         def run_umoci(i):
             dst = os.path.join(work, "umoci-%d" % i)
+            os.makedirs(dst)
             subprocess.run(["skopeo", "copy", "-q", "oci:%s:bench" % layout,
                             "oci:%s/oci:bench" % dst], check=True)
             subprocess.run(["umoci", "unpack", "--image", "%s/oci:bench" % dst,

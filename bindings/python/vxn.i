@@ -167,8 +167,33 @@ VXN_STATUS_FN(vxn_image_prune)
 VXN_STATUS_FN(vxn_image_store_usage)
 VXN_STATUS_FN(vxn_image_rootfs)
 
-/* Progress callbacks are C-only for now. */
-%ignore vxn_image_opts_set_progress;
+/* Progress: a Python callable(id, status, current, total). The Python wrapper
+ * keeps the callable alive as long as the options object. */
+%{
+static void vxn_py_progress(void *userdata, const char *id, const char *status,
+			    uint64_t current, uint64_t total)
+{
+	PyGILState_STATE g = PyGILState_Ensure();
+	PyObject *r = PyObject_CallFunction((PyObject *)userdata, "ssKK", id, status,
+					    (unsigned long long)current, (unsigned long long)total);
+	if (!r)
+		PyErr_Print();
+	Py_XDECREF(r);
+	PyGILState_Release(g);
+}
+%}
+%typemap(in) (vxn_image_progress_fn fn, void *userdata) {
+	if ($input == Py_None) {
+		$1 = NULL;
+		$2 = NULL;
+	} else if (PyCallable_Check($input)) {
+		$1 = vxn_py_progress;
+		$2 = $input;
+	} else {
+		PyErr_SetString(PyExc_TypeError, "progress must be callable or None");
+		SWIG_fail;
+	}
+}
 %ignore vxn_image_progress_fn;
 
 /* The log callback is not exposed yet: Python callers read state through getters. */

@@ -8,6 +8,7 @@
 
 #include <vxn/common.h>
 #include <vxn/context.h>
+#include <vxn/domain.h>
 #include <vxn/error.h>
 #include <vxn/image.h>
 #include <vxn/version.h>

@@ -13,6 +13,9 @@
 enum key_kind {
 	KEY_PATH,      /* absolute path */
 	KEY_LOG_LEVEL, /* error|warning|info|debug */
+	KEY_CHOICE,    /* one of a fixed list */
+	KEY_PROGRAM,   /* a program name (looked up in PATH) or an absolute path */
+	KEY_OPT_PATH,  /* absolute path, or empty for "not set" */
 };
 
 enum key_index {
@@ -20,21 +23,35 @@ enum key_index {
 	K_DATA_ROOT,
 	K_LOG_ROOT,
 	K_LOG_LEVEL,
+	K_BACKEND,
+	K_KERNEL,
+	K_QEMU,
+	K_ACCEL,
 	K__MAX,
 };
+
+static const char *const backend_choices[] = { "auto", "qemu", "xen", NULL };
+static const char *const accel_choices[] = { "auto", "kvm", "tcg", NULL };
 
 static const struct key_def {
 	const char *name;
 	enum key_kind kind;
+	const char *const *choices;
+	const char *fallback; /* default value for keys that are not roots */
 } keys[K__MAX] = {
-	[K_STATE_ROOT] = { "state_root", KEY_PATH },
-	[K_DATA_ROOT] = { "data_root", KEY_PATH },
-	[K_LOG_ROOT] = { "log_root", KEY_PATH },
-	[K_LOG_LEVEL] = { "log_level", KEY_LOG_LEVEL },
+	[K_STATE_ROOT] = { "state_root", KEY_PATH, NULL, NULL },
+	[K_DATA_ROOT] = { "data_root", KEY_PATH, NULL, NULL },
+	[K_LOG_ROOT] = { "log_root", KEY_PATH, NULL, NULL },
+	[K_LOG_LEVEL] = { "log_level", KEY_LOG_LEVEL, NULL, "warning" },
+	[K_BACKEND] = { "backend", KEY_CHOICE, backend_choices, "auto" },
+	[K_KERNEL] = { "kernel", KEY_OPT_PATH, NULL, "" },
+	[K_QEMU] = { "qemu", KEY_PROGRAM, NULL, "qemu-system-x86_64" },
+	[K_ACCEL] = { "accel", KEY_CHOICE, accel_choices, "auto" },
 };
 
 static const char *const key_names[K__MAX + 1] = {
-	"state_root", "data_root", "log_root", "log_level", NULL,
+	"state_root", "data_root", "log_root", "log_level", "backend",
+	"kernel",     "qemu",	   "accel",    NULL,
 };
 
 static const char *const origin_names[] = { "default", "file", "env", "set" };
@@ -80,6 +97,19 @@ static const char *key_check(int k, const char *value)
 		return vxn_log_level_parse(value, &l) < 0 ? "must be error, warning, info or debug"
 							  : NULL;
 	}
+	case KEY_CHOICE:
+		for (const char *const *c = keys[k].choices; *c; c++)
+			if (STREQ(*c, value))
+				return NULL;
+		return k == K_BACKEND ? "must be auto, qemu or xen" : "must be auto, kvm or tcg";
+	case KEY_PROGRAM:
+		if (!value[0])
+			return "must not be empty";
+		if (strchr(value, '/') && value[0] != '/')
+			return "must be a program name or an absolute path";
+		return NULL;
+	case KEY_OPT_PATH:
+		return value[0] && value[0] != '/' ? "must be an absolute path" : NULL;
 	}
 	return "unknown kind";
 }
@@ -125,6 +155,9 @@ static int set_defaults(vxn_ctx *ctx)
 	    ctx_store(ctx, K_LOG_ROOT, log, O_DEFAULT) < 0 ||
 	    ctx_store(ctx, K_LOG_LEVEL, "warning", O_DEFAULT) < 0)
 		return -ENOMEM;
+	for (int k = K_BACKEND; k < K__MAX; k++)
+		if (ctx_store(ctx, k, keys[k].fallback, O_DEFAULT) < 0)
+			return -ENOMEM;
 	return 0;
 }
 

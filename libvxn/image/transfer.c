@@ -429,8 +429,9 @@ static int skopeo_run(char **argv, const vxn_image_opts *o, bool capture, char *
 {
 	struct skopeo_progress p = { o };
 	struct process_result res;
-	int r =
-	    process_run(argv, -1, -1, capture ? (16u << 20) : (1u << 20), skopeo_line, &p, &res);
+	/* skopeo prints its progress ("Copying blob ...") on stdout */
+	int r = process_run(argv, -1, capture ? -1 : PROCESS_STDOUT_TO_LINES,
+			    capture ? (16u << 20) : 0, skopeo_line, &p, &res);
 	if (r == -ENOENT)
 		return error_set(err, VXN_ENOTSUP, ENOENT,
 				 "%s: skopeo is not installed (Debian package skopeo)", what);

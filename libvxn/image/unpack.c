@@ -346,6 +346,7 @@ struct unpacker {
 	struct archive *tar;
 	const char *name; /* current entry, as in the archive */
 	struct dircache cache;
+	bool cache_stale;	/* the entry removed something or made a symlink */
 	struct pathset written; /* paths (and ancestors) this layer wrote */
 	struct dirtime *dirs;
 	size_t n_dirs, cap_dirs;
@@ -518,10 +519,12 @@ static int open_dir_creating(struct unpacker *u, const char *dir, int flags)
 
 /*
  * The O_PATH fd of the parent directory of an entry, borrowed (valid until
- * the next call). One directory is cached: the previous entry's parent. Any
- * operation only changes children of its own parent, so the cached fd still
- * names that path while the following entries share it; a different parent
- * replaces the cache, so a directory swapped for a symlink is looked up again.
+ * the next call). One directory is cached: the previous entry's parent, for
+ * the common run of files in one directory. A different parent replaces it;
+ * an entry that removed anything or created a symlink drops it (see
+ * cache_stale), since that can change what the path resolves to. The fd
+ * itself was resolved beneath the root, and directories are never moved, so
+ * it cannot lead outside in any case.
  */
 static int get_parent(struct unpacker *u, const char *dir, size_t len, bool create, int *ret)
 {
@@ -751,6 +754,7 @@ static int apply_meta_at(struct unpacker *u, struct archive_entry *e, int pfd, c
 /* Make room for a non-directory at pfd/base: whatever is there goes. */
 static int make_room(struct unpacker *u, int pfd, const char *base)
 {
+	u->cache_stale = true;
 	int r = remove_tree_at(pfd, base, u->root_dev);
 	return r < 0 ? entry_errno(u, r, "remove existing entry") : 0;
 }
@@ -874,6 +878,7 @@ static int do_symlink(struct unpacker *u, struct archive_entry *e, int pfd, cons
 		target = archive_entry_symlink_utf8(e);
 	if (!target || !*target)
 		return entry_invalid(u, 0, "symbolic link without a target");
+	u->cache_stale = true;
 	for (int attempt = 0;; attempt++) {
 		if (symlinkat(target, pfd, base) == 0)
 			break;
@@ -975,6 +980,7 @@ static int do_whiteout(struct unpacker *u, const char *target)
 		return 0; /* nothing there to hide */
 	if (r < 0)
 		return resolve_failure(u, r, "whiteout: ");
+	u->cache_stale = true;
 	r = remove_tree_at(pfd, base, u->root_dev);
 	return r < 0 ? entry_errno(u, r, "remove whited-out entry") : 0;
 }
@@ -1019,11 +1025,12 @@ static int do_opaque(struct unpacker *u, const char *dir)
 	int r = written_add(u, dir);
 	if (r < 0)
 		return error_set(u->err, VXN_ENOMEM, ENOMEM, "out of memory");
+	u->cache_stale = true;
 	r = opaque_clear(u, fd, dir);
 	return r < 0 ? entry_errno(u, r, "clear opaque directory") : 0;
 }
 
-static int do_entry(struct unpacker *u, struct archive_entry *e)
+static int do_entry_inner(struct unpacker *u, struct archive_entry *e)
 {
 	_cleanup_free_ char *path = NULL;
 	const char *why = NULL;
@@ -1079,6 +1086,15 @@ static int do_entry(struct unpacker *u, struct archive_entry *e)
 	if (written_add(u, path) < 0)
 		return error_set(u->err, VXN_ENOMEM, ENOMEM, "out of memory");
 	return 0;
+}
+
+static int do_entry(struct unpacker *u, struct archive_entry *e)
+{
+	u->cache_stale = false;
+	int r = do_entry_inner(u, e);
+	if (u->cache_stale)
+		dircache_clear(&u->cache);
+	return r;
 }
 
 /* Directory times, newest record first (it wins for its path), only on the
@@ -1189,10 +1205,9 @@ static int unpack_entries(struct unpacker *u)
 		u->name = archive_entry_pathname(e);
 		if (!u->name)
 			u->name = archive_entry_pathname_utf8(e);
-		if (!u->name) {
-			u->name = "";
-			return entry_invalid(u, 0, "entry without a name");
-		}
+		if (!u->name)
+			return error_set(u->err, VXN_EINVAL, 0, "%s: entry without a name",
+					 u->label);
 		r = do_entry(u, e);
 		if (r < 0)
 			return r;

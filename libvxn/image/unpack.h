@@ -22,16 +22,19 @@
 /*
  * Normalise a tar entry name relative to the rootfs. Strips leading "./"
  * components and trailing '/', collapses "//" and "/./". The root itself
- * ("." or "./") gives "" (callers apply its metadata to the root or skip it).
- * Returns 0 and a malloc'd name in *out, or -EINVAL with *why set to a static
- * reason ("absolute path", "path contains '..'", "empty name", "NUL byte"),
- * or -ENOMEM. Pure.
+ * ("." or "./") gives "" (layer_unpack() applies a directory entry's metadata
+ * to the root). Returns 0 and a malloc'd name in *out, or -EINVAL with *why
+ * (when why is not NULL) set to a static reason ("absolute path", "path
+ * contains '..'", "empty name"), or -ENOMEM. *out is untouched on failure.
+ * (libarchive hands names over as C strings, so a NUL byte cannot reach
+ * here: a name stops at it.) Pure.
  */
 int unpack_path_normalize(const char *name, char **out, const char **why);
 
-/* Whiteout helpers (pure): for "dir/.wh.name" -> 1 and *target = "dir/name";
- * for "dir/.wh..wh..opq" -> 2 and *target = "dir"; 0 for other names;
- * -ENOMEM. *target is malloc'd. */
+/* Whiteout helpers (pure), on a normalised name: for "dir/.wh.name" -> 1 and
+ * *target = "dir/name"; for "dir/.wh..wh..opq" -> 2 and *target = "dir" (""
+ * at the top); 0 for other names; -EINVAL for ".wh.", ".wh.." and ".wh..."
+ * (they would name "", "." or ".."); -ENOMEM. *target is malloc'd. */
 int unpack_whiteout(const char *normalized, char **target);
 
 struct unpack_opts {
@@ -53,17 +56,32 @@ struct unpack_opts {
 
 /*
  * Apply one layer, read from layer_fd (a tar, plain or gzip/zstd/xz/bzip2
- * compressed, detected from the content), onto the directory root_fd.
- * Supports regular files, directories, symlinks, hard links, character and
- * block devices, fifos; ownership (numeric uid/gid), modes incl.
- * setuid/setgid/sticky, mtimes (directories' set after their content),
- * xattrs. An existing entry of a lower layer is replaced (a directory only
- * by a non-directory, which removes it recursively).
- * Returns 0 or a negative vxn_status with *err set:
+ * compressed, detected from the content; a pipe is fine) onto the directory
+ * root_fd (any fd of it, O_PATH included). layer_fd is read to its end, past
+ * the last entry, so the digests cover every byte.
+ * Supports regular files (sparse ones stay sparse), directories, symlinks
+ * (targets stored verbatim), hard links (the target keeps its own metadata),
+ * character and block devices, fifos; ownership (numeric uid/gid), modes
+ * incl. setuid/setgid/sticky, mtimes (directories' set after the whole layer),
+ * xattrs (those the file system refuses with ENOTSUP or EPERM are skipped, as
+ * docker does). A "./" entry sets the root's metadata. An existing entry of a
+ * lower layer is replaced (a directory only by a non-directory, which removes
+ * it recursively; a directory entry over a directory updates its metadata).
+ * Missing parent directories are created 0755. Symlinks in parent paths are
+ * followed only while they stay beneath the root: an absolute one, or one
+ * that climbs out, fails the entry. Nothing is fsync'ed (callers syncfs once).
+ * Returns 0 or a negative vxn_status with *err set; out values (diff_id_out,
+ * unpacked_bytes) are written only on success:
  *   VXN_EINVAL   hostile or malformed entry ("layer sha256:..: entry
- *                '../x': path contains '..'"), or not a tar;
- *   VXN_EDIGEST  raw bytes do not match expect_digest;
- *   VXN_EIO      a system call failed (message names the entry).
+ *                '../x': path contains '..'"), not a tar, corrupt compressed
+ *                data;
+ *   VXN_EDIGEST  raw bytes do not match expect_digest ("<label>: digest
+ *                mismatch: got sha256:..."; "expected ..., got ..." when the
+ *                label does not contain the expected digest). With
+ *                expect_digest, a failure of any other kind is reported as
+ *                this one when the bytes are not the expected ones;
+ *   VXN_EIO etc. a system call failed (status from errno; the message names
+ *                the entry and the call).
  */
 int layer_unpack(int root_fd, int layer_fd, const struct unpack_opts *opts, vxn_error **err);
 

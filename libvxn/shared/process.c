@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <stdbool.h>
+
 #include "macro.h"
 
 #define ERR_TAIL_MAX 4096
@@ -45,7 +47,8 @@ int process_run(char *const argv[], int stdin_fd, int stdout_fd, size_t max_stdo
 {
 	memset(res, 0, sizeof(*res));
 	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, execp[2] = { -1, -1 };
-	if ((stdout_fd < 0 && pipe2(outp, O_CLOEXEC) < 0) || pipe2(errp, O_CLOEXEC) < 0 ||
+	bool merge = stdout_fd == PROCESS_STDOUT_TO_LINES;
+	if ((stdout_fd < 0 && !merge && pipe2(outp, O_CLOEXEC) < 0) || pipe2(errp, O_CLOEXEC) < 0 ||
 	    pipe2(execp, O_CLOEXEC) < 0) {
 		int e = errno;
 		for (int i = 0; i < 2; i++) {
@@ -72,7 +75,7 @@ int process_run(char *const argv[], int stdin_fd, int stdout_fd, size_t max_stdo
 		if (getppid() != parent)
 			_exit(127);
 		int in = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
-		int out = stdout_fd >= 0 ? stdout_fd : outp[1];
+		int out = merge ? errp[1] : stdout_fd >= 0 ? stdout_fd : outp[1];
 		if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(errp[1], 2) < 0)
 			_exit(127);
 		sigset_t all;

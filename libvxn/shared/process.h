@@ -21,6 +21,9 @@ struct process_result {
 
 void process_result_clear(struct process_result *r);
 
+/* stdout_fd value: the child's stdout is read line by line like its stderr. */
+#define PROCESS_STDOUT_TO_LINES (-2)
+
 /*
  * Run argv[0] (searched in PATH) with argv, stdin from stdin_fd (or
  * /dev/null if < 0), stdout captured (up to max_stdout bytes; beyond that

@@ -345,7 +345,12 @@ def test_pull_push_roundtrip_digests_match_skopeo(store, registry, tmp_path, bus
 def test_pull_index_selects_platform_and_lists_others(store, registry):
     index = ib.multiarch_index()
     registry.push(index, "multi:1")
-    amd = store.pull(registry.ref("multi:1"), tls_verify=False)
+    events = []
+    amd = store.pull(registry.ref("multi:1"), tls_verify=False,
+                     progress=lambda *a: events.append(a))
+    statuses = [e[1] for e in events]
+    assert statuses[0] == "Resolving" and statuses[-1] == "Pulled"
+    assert ("Copying blob" in statuses) and any(e[0] == amd.layers[0][7:19] for e in events)
     assert amd.architecture == "amd64" and amd.digest == index.image_for("amd64").digest
     arm = store.pull(registry.ref("multi:1"), platform="linux/arm64/v8", tls_verify=False)
     assert arm.architecture == "arm64" and arm.digest == index.image_for("arm64", "v8").digest

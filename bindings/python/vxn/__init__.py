@@ -157,8 +157,18 @@ class Image:
         return "vxn.Image(%s, names=%r)" % (self.id[7:19], self.names)
 
 
-def _opts(platform=None, tls_verify=True, authfile=None, changes=(), message=None):
-    o = _ll.vxn_image_opts_new()
+class _Opts:
+    """vxn_image_opts plus the Python objects it points at (kept alive here)."""
+
+    def __init__(self):
+        self.ptr = _ll.vxn_image_opts_new()
+        self.progress = None
+
+
+def _opts(platform=None, tls_verify=True, authfile=None, changes=(), message=None,
+          progress=None):
+    holder = _Opts()
+    o = holder.ptr
     if platform:
         _ll.vxn_image_opts_set_platform(o, platform)
     _ll.vxn_image_opts_set_tls_verify(o, bool(tls_verify))
@@ -168,7 +178,10 @@ def _opts(platform=None, tls_verify=True, authfile=None, changes=(), message=Non
         _ll.vxn_image_opts_add_change(o, c)
     if message is not None:
         _ll.vxn_image_opts_set_message(o, message)
-    return o
+    if progress is not None:
+        holder.progress = progress
+        _ll.vxn_image_opts_set_progress(o, progress)
+    return holder
 
 
 DOCKER_ARCHIVE = _ll.VXN_IMAGE_FORMAT_DOCKER_ARCHIVE
@@ -199,15 +212,18 @@ class ImageStore:
         return [Image(_ll.vxn_image_list_get(lst, i), owner=lst)
                 for i in range(_ll.vxn_image_list_count(lst))]
 
-    def pull(self, ref, platform=None, tls_verify=True, authfile=None):
-        o = _opts(platform, tls_verify, authfile)
-        return Image(_ll.vxn_image_pull(self._store, ref, o))
+    def pull(self, ref, platform=None, tls_verify=True, authfile=None, progress=None):
+        """progress: optional callable(id, status, current_bytes, total_bytes)."""
+        o = _opts(platform, tls_verify, authfile, progress=progress)
+        return Image(_ll.vxn_image_pull(self._store, ref, o.ptr))
 
-    def push(self, image, dest=None, tls_verify=True, authfile=None):
-        _ll.vxn_image_push(self._store, image, dest, _opts(None, tls_verify, authfile))
+    def push(self, image, dest=None, tls_verify=True, authfile=None, progress=None):
+        o = _opts(None, tls_verify, authfile, progress=progress)
+        _ll.vxn_image_push(self._store, image, dest, o.ptr)
 
-    def load(self, path, name=None, platform=None):
-        return _ll.vxn_image_load(self._store, path, name, _opts(platform))
+    def load(self, path, name=None, platform=None, progress=None):
+        o = _opts(platform, progress=progress)
+        return _ll.vxn_image_load(self._store, path, name, o.ptr)
 
     def save(self, images, path, format=DOCKER_ARCHIVE):
         if isinstance(images, str):
@@ -216,7 +232,7 @@ class ImageStore:
 
     def import_(self, path, ref=None, changes=(), message=None):
         o = _opts(changes=changes, message=message)
-        return Image(_ll.vxn_image_import(self._store, path, ref, o))
+        return Image(_ll.vxn_image_import(self._store, path, ref, o.ptr))
 
     def tag(self, source, target):
         _ll.vxn_image_tag(self._store, source, target)

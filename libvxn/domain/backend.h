@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The domain backend contract (doc/backend-contract.md). Every backend (qemu,
+ * xen) implements this table; domain.c owns the generic state machine, the
+ * deadlines and argument checks, so a backend only does what is specific to
+ * its hypervisor.
+ */
+#ifndef VXN_DOMAIN_BACKEND_H
+#define VXN_DOMAIN_BACKEND_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <vxn/domain.h>
+
+#include "core/private.h"
+
+struct domain_share {
+	char *tag;
+	char *host_path;
+	bool readonly;
+};
+
+struct vxn_domain_config {
+	char *name;
+	char *kernel;
+	char **initrds;
+	char *cmdline;
+	unsigned memory_mib;
+	unsigned vcpus;
+	struct domain_share *shares;
+	size_t nshares;
+	char *log_file;
+	char *backend;
+	unsigned create_timeout_ms;
+};
+
+struct backend_ops {
+	const char *name;
+	/* Largest kernel command line the guest takes intact (bytes, without NUL). */
+	size_t max_cmdline;
+	/* Can this host run the backend? false with a static reason. */
+	bool (*available)(vxn_ctx *ctx, const char **why);
+	/* Build the domain paused; set d->console_fd. On failure, leave nothing behind. */
+	int (*create)(vxn_domain *d, const vxn_domain_config *cfg, vxn_error **err);
+	int (*start)(vxn_domain *d, vxn_error **err);
+	int (*pause)(vxn_domain *d, vxn_error **err);
+	int (*resume)(vxn_domain *d, vxn_error **err);
+	/* Ask the guest to power off; returns at once. */
+	int (*request_shutdown)(vxn_domain *d, vxn_error **err);
+	/* Stop at once. */
+	int (*kill)(vxn_domain *d, vxn_error **err);
+	/* Wait until the guest stopped: 0, or VXN_ETIMEDOUT after timeout_ms (< 0: forever). */
+	int (*wait)(vxn_domain *d, int timeout_ms, vxn_error **err);
+	/* Current state, without blocking. */
+	vxn_domain_state (*poll)(vxn_domain *d);
+	/* Release everything. Must be safe to call in any state, and twice. */
+	void (*destroy)(vxn_domain *d);
+	/* "kvm"/"tcg", "pv"/"pvh". */
+	const char *(*accel)(const vxn_domain *d);
+	pid_t (*pid)(const vxn_domain *d);
+};
+
+struct vxn_domain {
+	vxn_ctx *ctx;
+	const struct backend_ops *ops;
+	void *priv;
+	int console_fd;
+	vxn_domain_state state;
+	bool started;
+	char *name;
+};
+
+extern const struct backend_ops backend_qemu;
+
+/* The backend the config/context asks for; ENOTSUP with the reason when unusable. */
+int backend_select(vxn_ctx *ctx, const char *requested, const struct backend_ops **out,
+		   vxn_error **err);
+
+/* Milliseconds on the monotonic clock. */
+long long now_ms(void);
+
+#endif
