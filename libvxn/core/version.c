@@ -4,6 +4,7 @@
 #include <vxn/version.h>
 
 #include "core/private.h"
+#include "domain/backend.h"
 
 const char *vxn_version(void)
 {
@@ -16,23 +17,19 @@ int vxn_version_number(void)
 }
 
 /*
- * Features are what this build really contains. A domain backend appears here
- * only once its code is compiled in and registered in the backend table.
+ * Features are what this build really contains: a domain backend appears
+ * here because it is in the backend table (libvxn/domain/domain.c).
  */
-static const char *const features[] = {
-	NULL,
-};
-
 const char *const *vxn_features(void)
 {
-	return features;
+	return domain_backend_features();
 }
 
 bool vxn_has_feature(const char *name)
 {
 	if (!name)
 		return false;
-	for (const char *const *f = features; *f; f++)
+	for (const char *const *f = vxn_features(); *f; f++)
 		if (strcmp(*f, name) == 0)
 			return true;
 	return false;

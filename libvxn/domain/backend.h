@@ -77,6 +77,9 @@ extern const struct backend_ops backend_qemu;
 int backend_select(vxn_ctx *ctx, const char *requested, const struct backend_ops **out,
 		   vxn_error **err);
 
+/* "backend:<name>" for every backend in the table, NULL-terminated, static. */
+const char *const *domain_backend_features(void);
+
 /* Milliseconds on the monotonic clock. */
 long long now_ms(void);
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Domain configuration and the backend-independent lifecycle. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -189,6 +191,27 @@ static const struct backend_ops *const backends[] = {
 	&backend_qemu,
 	NULL,
 };
+
+static const char *feature_list[8];
+static char feature_names[8][32];
+static pthread_once_t features_once = PTHREAD_ONCE_INIT;
+
+static void features_init(void)
+{
+	size_t n = 0;
+	for (const struct backend_ops *const *b = backends; *b && n < ELEMENTSOF(feature_list) - 1;
+	     b++, n++) {
+		snprintf(feature_names[n], sizeof(feature_names[n]), "backend:%s", (*b)->name);
+		feature_list[n] = feature_names[n];
+	}
+	feature_list[n] = NULL;
+}
+
+const char *const *domain_backend_features(void)
+{
+	pthread_once(&features_once, features_init);
+	return feature_list;
+}
 
 int backend_select(vxn_ctx *ctx, const char *requested, const struct backend_ops **out,
 		   vxn_error **err)
