@@ -17,6 +17,8 @@ packages=(
 	binutils
 	# image store: pull/push client, and the tests' registry and image tools
 	skopeo docker-registry umoci busybox-static zstd
+	# guest: the boot tests compare against the system cpio; QEMU backend
+	cpio qemu-system-x86
 )
 
 missing=()

@@ -6,11 +6,14 @@
 #ifndef VXN_VXN_H
 #define VXN_VXN_H
 
+#include <vxn/boot.h>
 #include <vxn/common.h>
+#include <vxn/container.h>
 #include <vxn/context.h>
 #include <vxn/domain.h>
 #include <vxn/error.h>
 #include <vxn/image.h>
+#include <vxn/session.h>
 #include <vxn/version.h>
 
 #endif /* VXN_VXN_H */

@@ -27,6 +27,7 @@ enum key_index {
 	K_KERNEL,
 	K_QEMU,
 	K_ACCEL,
+	K_INITRAMFS,
 	K__MAX,
 };
 
@@ -47,11 +48,12 @@ static const struct key_def {
 	[K_KERNEL] = { "kernel", KEY_OPT_PATH, NULL, "" },
 	[K_QEMU] = { "qemu", KEY_PROGRAM, NULL, "qemu-system-x86_64" },
 	[K_ACCEL] = { "accel", KEY_CHOICE, accel_choices, "auto" },
+	[K_INITRAMFS] = { "initramfs", KEY_OPT_PATH, NULL, "" },
 };
 
 static const char *const key_names[K__MAX + 1] = {
 	"state_root", "data_root", "log_root", "log_level", "backend",
-	"kernel",     "qemu",	   "accel",    NULL,
+	"kernel",     "qemu",	   "accel",    "initramfs", NULL,
 };
 
 static const char *const origin_names[] = { "default", "file", "env", "set" };

@@ -717,6 +717,62 @@ static void test_unpack_entry_types(void **state)
 	assert_outside_unchanged(f);
 }
 
+static void test_unpack_sparse_file(void **state)
+{
+	struct fx *f = *state;
+	const size_t size = 8 << 20, chunk = 4096;
+	char head[4096], tail[4096];
+	memset(head, 'h', sizeof(head));
+	memset(tail, 't', sizeof(tail));
+
+	struct buf b = { 0 };
+	struct archive *a = archive_write_new();
+	assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_open(a, &b, NULL, buf_write_cb, NULL), ARCHIVE_OK);
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, "sparse");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0600);
+	archive_entry_set_size(e, (la_int64_t)size);
+	archive_entry_sparse_add_entry(e, 0, (la_int64_t)chunk);
+	archive_entry_sparse_add_entry(e, (la_int64_t)(size / 2), (la_int64_t)chunk);
+	/* The file ends in a hole. */
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	/* The writer takes the whole contents and stores only the mapped parts. */
+	_cleanup_free_ char *full = calloc(1, size);
+	assert_non_null(full);
+	memcpy(full, head, chunk);
+	memcpy(full + size / 2, tail, chunk);
+	assert_int_equal(archive_write_data(a, full, size), (la_ssize_t)size);
+	archive_entry_free(e);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+	assert_true(b.len < size / 4);
+
+	uint64_t bytes = 0;
+	struct unpack_opts o = { .label = "layer s", .unpacked_bytes = &bytes };
+	vxn_error *err = NULL;
+	int r = unpack_buf(f, &b, &o, &err);
+	if (r)
+		print_error("%s\n", vxn_error_message(err));
+	assert_int_equal(r, 0);
+	buf_free(&b);
+	assert_int_equal(bytes, 2 * chunk);
+
+	struct stat st;
+	lstat_at(f, "sparse", &st);
+	assert_int_equal(st.st_size, size);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* Holes stayed holes (a few blocks, not 8 MiB of zeros). */
+	assert_true((uint64_t)st.st_blocks * 512 < size / 8);
+	_cleanup_free_ char *p = path_join(f->root, "sparse");
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	assert_int_equal(read_file(p, size, &data, &len), 0);
+	assert_int_equal(len, size);
+	assert_memory_equal(data, full, size);
+}
+
 static void test_unpack_utf8_name(void **state)
 {
 	struct fx *f = *state;
@@ -1222,10 +1278,16 @@ static void test_unpack_hostile_swap(void **state)
 	const struct ent swap_rel[] = {
 		D("d"), D("d/sub"), F("d/sub/a", "a"), L("d", "../sentinel"), F("d/sub/b", "x"),
 	};
+	/* x/s names x itself; the symlink replaced through it is x/s. */
+	const struct ent self[] = {
+		D("x"), L("x/s", "."), F("x/s/f", "f"), L("x/s/s", f->sentinel), F("x/s/g", "x"),
+	};
 	const struct layer l_swap[] = { LAYER(swap) };
 	const struct layer l_swap_rel[] = { LAYER(swap_rel) };
+	const struct layer l_self[] = { LAYER(self) };
 	check_hostile(f, l_swap, 1, "d/b", ESCAPES);
 	check_hostile(f, l_swap_rel, 1, "d/sub/b", ESCAPES);
+	check_hostile(f, l_self, 1, "x/s/g", ESCAPES);
 
 	/* The directory is a lower layer's; the swap and the write are this one's. */
 	const struct ent lower[] = { D("etc"), F("etc/passwd", "root") };
@@ -1285,6 +1347,40 @@ static void test_unpack_hostile_whiteouts(void **state)
 	check_hostile(f, l_lower, 2, "var/dir/.wh.inner", "whiteout: " ESCAPES);
 }
 
+static void test_unpack_malformed(void **state)
+{
+	struct fx *f = *state;
+	const struct ent to_dir[] = { D("d"), H("hl", "d") };
+	const struct ent missing[] = { H("hl", "nowhere/file") };
+	const struct ent missing2[] = { D("a"), H("hl", "a/file") };
+	const struct ent itself[] = { F("f", "f"), H("./f", "f") };
+	const struct ent root_file[] = { L(".", "elsewhere") };
+	const struct ent root_link[] = { F("f", "f"), H(".", "f") };
+	const struct ent under_file[] = { F("f", "f"), F("f/x", "x") };
+	const struct layer l_to_dir[] = { LAYER(to_dir) };
+	const struct layer l_missing[] = { LAYER(missing) };
+	const struct layer l_missing2[] = { LAYER(missing2) };
+	const struct layer l_itself[] = { LAYER(itself) };
+	const struct layer l_root_file[] = { LAYER(root_file) };
+	const struct layer l_root_link[] = { LAYER(root_link) };
+	const struct layer l_under_file[] = { LAYER(under_file) };
+	check_hostile(f, l_to_dir, 1, "hl", "hard link target 'd': is a directory");
+	check_hostile(f, l_missing, 1, "hl", "hard link target 'nowhere/file': does not exist");
+	check_hostile(f, l_missing2, 1, "hl", "hard link target 'a/file': does not exist");
+	check_hostile(f, l_itself, 1, "./f", "hard link to itself");
+	check_hostile(f, l_root_file, 1, ".", "would replace the root directory");
+	check_hostile(f, l_root_link, 1, ".", "would replace the root directory");
+	check_hostile(f, l_under_file, 1, "f/x", "a parent is not a directory");
+
+	/* libarchive reads a file named "./" as one without a name. */
+	const struct ent noname[] = { F("./", "x") };
+	vxn_error *err = NULL;
+	assert_int_equal(unpack_ents(f, noname, ELEMENTSOF(noname), true, &err), VXN_EINVAL);
+	assert_string_equal(vxn_error_message(err), "layer test: entry without a name");
+	vxn_error_free(err);
+	assert_outside_unchanged(f);
+}
+
 static void test_unpack_message_escapes_name(void **state)
 {
 	struct fx *f = *state;
@@ -1299,6 +1395,7 @@ int main(void)
 		cmocka_unit_test(test_unpack_path_normalize),
 		cmocka_unit_test(test_unpack_whiteout_names),
 		cmocka_unit_test_setup_teardown(test_unpack_entry_types, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_unpack_sparse_file, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_unpack_utf8_name, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_unpack_compressions, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_unpack_digest_mismatch, fx_setup, fx_teardown),
@@ -1322,6 +1419,7 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_unpack_hostile_whiteouts, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_unpack_malformed, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_unpack_message_escapes_name, fx_setup,
 						fx_teardown),
 	};
