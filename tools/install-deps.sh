@@ -19,6 +19,8 @@ packages=(
 	skopeo docker-registry umoci busybox-static zstd
 	# guest: the boot tests compare against the system cpio; QEMU backend
 	cpio qemu-system-x86
+	# guest kernel (guest/kernel/build-kernel.sh) and the static vxn-init
+	linux-source-6.1 bc bison flex libelf-dev xz-utils lz4 patch make
 )
 
 missing=()

@@ -61,7 +61,7 @@ static int send_frame(vxn_session *s, unsigned type, const void *payload, size_t
 	int len = vxn_frame_encode(buf, sizeof(buf), type, VXN_STREAM_MAIN, s->seq++, payload, n);
 	if (len < 0)
 		return len;
-	int r = write_all(s->con_fd, buf, (size_t)len);
+	int r = send_all(s->con_fd, buf, (size_t)len);
 	if (r < 0)
 		s->fatal = r;
 	return r;
@@ -71,7 +71,7 @@ static int send_encoded(vxn_session *s, int len, const unsigned char *buf)
 {
 	if (len < 0)
 		return len;
-	int r = write_all(s->con_fd, buf, (size_t)len);
+	int r = send_all(s->con_fd, buf, (size_t)len);
 	if (r < 0)
 		s->fatal = r;
 	return r;
@@ -155,10 +155,17 @@ static void on_frame(void *userdata, const vxn_frame *f)
 		size_t mlen = 0;
 		if (s->done || vxn_frame_parse_error(f, &stage, &errnum, &msg, &mlen) < 0)
 			break;
-		/* as the docker CLI: not found 127, cannot be invoked 126, other 125 */
-		s->exit_status = errnum == ENOENT			? 127
-				 : errnum == EACCES || errnum == EISDIR ? 126
-									: 125;
+		/* as the docker CLI: the program not found 127, not executable 126,
+		 * any other failure to start (user, mounts, cwd, ...) 125 */
+		if (stage != VXN_BOOT_STAGE_EXEC)
+			s->exit_status = 125;
+		else if (errnum == ENOENT || errnum == ENOTDIR)
+			s->exit_status = 127;
+		else if (errnum == EACCES || errnum == EISDIR || errnum == ENOEXEC ||
+			 errnum == EPERM)
+			s->exit_status = 126;
+		else
+			s->exit_status = 125;
 		free(s->start_error);
 		s->start_error = strndup(msg ? msg : "", mlen);
 		s->done = true;

@@ -78,7 +78,7 @@ int qmp_command(struct qmp *q, const char *command, const char *args, json **ret
 		 : str_printf("{\"execute\":\"%s\"}\n", command);
 	if (!req)
 		return error_set(err, VXN_ENOMEM, ENOMEM, "out of memory");
-	int r = write_all(q->fd, req, strlen(req));
+	int r = send_all(q->fd, req, strlen(req));
 	if (r < 0)
 		return error_errno(err, r, "QMP: %s", command);
 	for (;;) {

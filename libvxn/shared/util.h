@@ -43,6 +43,8 @@ int read_file(const char *path, size_t max, char **out, size_t *out_len);
 int read_fd_all(int fd, size_t max, char **out, size_t *out_len);
 /* write(2) all of buf, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
+/* write_all() that never raises SIGPIPE: send(MSG_NOSIGNAL) on a socket, write() otherwise. */
+int send_all(int fd, const void *buf, size_t len);
 /*
  * Replace path atomically: write to a temp file in the same directory, fsync,
  * rename, fsync the directory. Readers see the old or the new file, never a
