@@ -14,6 +14,7 @@
 #include <vxn/error.h>
 #include <vxn/image.h>
 #include <vxn/session.h>
+#include <vxn/spec.h>
 #include <vxn/version.h>
 
 #endif /* VXN_VXN_H */

@@ -451,14 +451,18 @@ static int build_launch(const char *spec_json, const char *id, const vxn_contain
 	json *ann = json_object_get_object(spec, "annotations");
 	const char *uname = json_object_get_string(ann, "io.vxn.user.name");
 	const char *gname = json_object_get_string(ann, "io.vxn.user.group");
+	/* io.vxn.user.gid: "passwd" (the group of the user's passwd entry, as
+	 * docker -u UID does) or a gid to go with a user name */
+	const char *ugid = json_object_get_string(ann, "io.vxn.user.gid");
+	bool gid_from_passwd = ugid && strcmp(ugid, "passwd") == 0;
 	if (r == 0 && uname)
 		r = json_object_set_string(user, "name", uname);
-	else if (r == 0) {
+	else if (r == 0)
 		r = json_object_set_int(user, "uid", json_int_value(json_object_get(su, "uid"), 0));
-		if (r == 0)
-			r = json_object_set_int(user, "gid",
-						json_int_value(json_object_get(su, "gid"), 0));
-	}
+	if (r == 0 && uname && ugid && !gid_from_passwd)
+		r = json_object_set_int(user, "gid", strtoll(ugid, NULL, 10));
+	else if (r == 0 && !uname && !gid_from_passwd)
+		r = json_object_set_int(user, "gid", json_int_value(json_object_get(su, "gid"), 0));
 	if (r == 0 && gname)
 		r = json_object_set_string(user, "group", gname);
 	if (r == 0 && json_object_get(su, "additionalGids"))

@@ -20,6 +20,7 @@ int cmd_image_prune(struct cli *cli, int argc, char **argv);
 int cmd_system_df(struct cli *cli, int argc, char **argv);
 int cmd_image_group(struct cli *cli, int argc, char **argv);
 int cmd_system_group(struct cli *cli, int argc, char **argv);
+int cmd_run(struct cli *cli, int argc, char **argv);
 
 /* The command table vdkr and vpdmn share (their summaries differ little). */
 #define VXN_IMAGE_COMMANDS                                                            \

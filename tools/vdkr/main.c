@@ -6,6 +6,7 @@
 static const struct cli_command commands[] = {
 	{ "info", "Display system-wide information", cmd_info, NULL },
 	VXN_IMAGE_COMMANDS,
+	{ "run", "Create and run a new container from an image", cmd_run, NULL },
 	{ 0 },
 };
 

@@ -6,6 +6,7 @@
 static const struct cli_command commands[] = {
 	{ "info", "Display vxn system information", cmd_info, NULL },
 	VXN_IMAGE_COMMANDS,
+	{ "run", "Run a command in a new container", cmd_run, NULL },
 	{ 0 },
 };
 

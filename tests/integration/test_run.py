@@ -1,0 +1,327 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""`vdkr run` / `vpdmn run`: real VMs (QEMU, TCG here) with the build tree's
+guest kernel and vxn-init. Every assertion is about what the guest saw or
+did: its argv, environment, cwd, identity, streams and exit status.
+
+One store per module (the images load once); each test boots its own VMs.
+"""
+import glob
+import hashlib
+import os
+import subprocess
+import time
+
+import pytest
+
+import imagebuild as ib
+from conftest import BUILD, ROOT, Tool
+
+KERNEL = os.path.join(BUILD, "guest", "kernel", "bzImage")
+INITRAMFS = os.path.join(BUILD, "guest", "vxn-initramfs.cpio")
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.exists(KERNEL) and os.path.exists(INITRAMFS)),
+    reason="the build has no guest kernel or vxn-init (-Dguest_kernel / -Dguest disabled)")
+
+PRINT_ARGS = 'for a in "$0" "$@"; do printf "[%s]\\n" "$a"; done'
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """Private roots with the test images loaded, as an environment for the tools."""
+    top = tmp_path_factory.mktemp("run")
+    e = dict(os.environ)
+    for k in ("VXN_CONFIG", "VXN_LOG_LEVEL"):
+        e.pop(k, None)
+    e.update(VXN_STATE_ROOT=str(top / "state"), VXN_DATA_ROOT=str(top / "data"),
+             VXN_LOG_ROOT=str(top / "log"), VXN_KERNEL=KERNEL, VXN_INITRAMFS=INITRAMFS)
+    images = {
+        "busybox:latest": ib.busybox_image(),
+        "ep:latest": ib.busybox_image(config={
+            "Entrypoint": ["/bin/sh", "-c", PRINT_ARGS, "ep0"], "Cmd": ["c1", "c2"],
+            "Env": [ib.PATH_ENV, "FROM_IMAGE=image", "OVERRIDE=image"],
+            "WorkingDir": "/srv/work", "User": "app"}),
+        "nocmd:latest": ib.busybox_image(config={"Cmd": None}),
+    }
+    for name, img in images.items():
+        archive = str(top / (name.replace(":", "_") + ".tar"))
+        img.write_docker_archive(archive, [name])
+        p = subprocess.run([Tool("vdkr").path, "load", "-i", archive], env=e,
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+    yield e
+    # nothing of any container is left: no VM, no per-container files
+    leftovers = [p for p in glob.glob(os.path.join(e["VXN_STATE_ROOT"], "**"), recursive=True)
+                 if os.path.isfile(p) and "containers" in p]
+    assert leftovers == []
+
+
+def run(env, *args, tool="vdkr", input=None, timeout=180):
+    p = subprocess.run([Tool(tool).path, "run", "--rm", *args], env=env, input=input,
+                       capture_output=True, timeout=timeout)
+    return p
+
+
+def qemus(env):
+    """QEMU processes started for this module's roots."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                environ = f.read()
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if b"qemu-system" in cmd and env["VXN_DATA_ROOT"].encode() in environ + cmd:
+            out.append(int(pid))
+    return out
+
+
+def test_echo_hello(env):
+    p = run(env, "busybox", "echo", "hello")
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"hello\n", b"")
+
+
+def test_argv_exact(env):
+    args = ["two words", "", "quote\"s", "back\\slash", "$HOME", "ünïcödé", "-n", "*"]
+    p = run(env, "busybox", "/bin/sh", "-c", PRINT_ARGS, "zero", *args)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode().splitlines() == ["[%s]" % a for a in ["zero", *args]]
+
+
+@pytest.mark.parametrize("script,status", [
+    ("exit 0", 0), ("exit 7", 7), ("exit 255", 255),
+    ("kill -9 $$", 137), ("kill -TERM $$", 143), ("kill -SEGV $$", 139),
+])
+def test_exit_status(env, script, status):
+    p = run(env, "busybox", "sh", "-c", script)
+    assert p.returncode == status, p.stderr
+
+
+def test_stdout_and_stderr_are_separate(env):
+    p = run(env, "busybox", "sh", "-c", "echo out; echo err >&2; echo out2")
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"out\nout2\n", b"err\n")
+
+
+def test_binary_output_is_exact(env):
+    # every byte value, including the frame magic and terminal control bytes
+    p = run(env, "busybox", "sh", "-c", "i=0; while [ $i -lt 256 ]; do "
+            "printf \"\\\\$(printf %o $i)\"; i=$((i+1)); done")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == bytes(range(256))
+
+
+def test_exec_not_found(env):
+    p = run(env, "busybox", "nope")
+    assert p.returncode == 127
+    assert p.stdout == b""
+    assert p.stderr.decode().strip().splitlines() == [
+        'vdkr: run: exec: "nope": executable file not found in $PATH']
+
+
+def test_exec_not_executable(env):
+    p = run(env, "busybox", "/etc/passwd")
+    assert p.returncode == 126
+    assert "permission denied" in p.stderr.decode().lower()
+
+
+def test_env(env):
+    p = run(env, "-e", "OVERRIDE=cli", "-e", "NEW=a=b", "--entrypoint", "env", "ep")
+    assert p.returncode == 0, p.stderr
+    got = dict(line.split("=", 1) for line in p.stdout.decode().splitlines())
+    assert got["FROM_IMAGE"] == "image"
+    assert got["OVERRIDE"] == "cli"
+    assert got["NEW"] == "a=b"
+    assert got["PATH"] == ib.PATH_ENV.split("=", 1)[1]
+    assert got["HOME"] == "/home/app"
+    assert len(got["HOSTNAME"]) == 12 and all(c in "0123456789abcdef" for c in got["HOSTNAME"])
+    assert "TERM" not in got
+
+
+def test_env_from_caller(env):
+    e = dict(env, VXN_TEST_PASSED="from the caller")
+    p = run(e, "-e", "VXN_TEST_PASSED", "-e", "VXN_TEST_UNSET", "busybox", "env")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.decode().splitlines()
+    assert "VXN_TEST_PASSED=from the caller" in lines
+    assert not any(l.startswith("VXN_TEST_UNSET") for l in lines)
+
+
+def test_entrypoint_and_cmd(env):
+    p = run(env, "ep")
+    assert p.stdout.decode().splitlines() == ["[ep0]", "[c1]", "[c2]"], p.stderr
+    p = run(env, "ep", "x", "y")
+    assert p.stdout.decode().splitlines() == ["[ep0]", "[x]", "[y]"], p.stderr
+    # --entrypoint replaces the image's and drops its Cmd
+    p = run(env, "--entrypoint", "/bin/echo", "ep")
+    assert (p.returncode, p.stdout) == (0, b"\n"), p.stderr
+    p = run(env, "--entrypoint", "/bin/echo", "ep", "a", "b")
+    assert (p.returncode, p.stdout) == (0, b"a b\n"), p.stderr
+
+
+def test_no_command(env):
+    p = run(env, "nocmd")
+    assert p.returncode == 125
+    assert p.stderr.decode().strip().splitlines() == ["vdkr: run: no command specified"]
+
+
+def test_cwd(env):
+    p = run(env, "busybox", "pwd")
+    assert p.stdout == b"/\n", p.stderr
+    # the image's WorkingDir, created when missing
+    p = run(env, "--entrypoint", "/bin/pwd", "ep")
+    assert p.stdout == b"/srv/work\n", p.stderr
+    p = run(env, "-w", "/a/b c/d", "busybox", "sh", "-c", "pwd; ls -ld . | cut -c1-10")
+    assert p.stdout == b"/a/b c/d\ndrwxr-xr-x\n", p.stderr
+    p = run(env, "-w", "relative", "busybox", "pwd")
+    assert p.returncode == 125
+    assert b"absolute path" in p.stderr
+
+
+@pytest.mark.parametrize("user,expect", [
+    (None, "uid=0(root) gid=0(root) groups=0(root)"),
+    ("app", "uid=1000(app) gid=1000(app) groups=1000(app),1001(extra)"),
+    ("1000", "uid=1000(app) gid=1000(app) groups=1000(app),1001(extra)"),
+    ("1000:1001", "uid=1000(app) gid=1001(extra) groups=1001(extra)"),
+    ("app:extra", "uid=1000(app) gid=1001(extra) groups=1001(extra)"),
+    ("nobody", "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"),
+    ("4242", "uid=4242 gid=0(root) groups=0(root)"),
+    ("4242:4343", "uid=4242 gid=4343 groups=4343"),
+])
+def test_user(env, user, expect):
+    opts = ["-u", user] if user else []
+    p = run(env, *opts, "busybox", "sh", "-c", "id; echo $HOME")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.decode().splitlines()
+    assert lines[0] == expect
+    home = {None: "/root", "app": "/home/app", "1000": "/home/app", "1000:1001": "/home/app",
+            "app:extra": "/home/app", "nobody": "/nonexistent"}.get(user, "/")
+    assert lines[1] == home
+
+
+def test_image_user(env):
+    p = run(env, "--entrypoint", "id", "ep")
+    assert p.stdout.startswith(b"uid=1000(app) gid=1000(app)"), p.stderr
+
+
+def test_unknown_user(env):
+    p = run(env, "-u", "nosuch", "busybox", "id")
+    assert p.returncode == 125
+    assert p.stdout == b""
+    assert p.stderr.decode().strip().splitlines() == [
+        "vdkr: run: unable to find user nosuch: no matching entries in passwd file"]
+
+
+def test_stdin_closed_without_i(env):
+    p = run(env, "busybox", "sh", "-c", "cat; echo rc=$?", input=b"not for the guest")
+    assert p.stdout == b"rc=0\n", p.stderr
+
+
+def test_stdin_8mib(env):
+    data = os.urandom(8 << 20)
+    p = run(env, "-i", "busybox", "sh", "-c", "sha256sum; wc -c", input=data, timeout=300)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.decode().split("\n")
+    # sha256sum read to EOF (so STDIN_EOF arrived), then wc saw nothing left
+    assert lines[0].split()[0] == hashlib.sha256(data).hexdigest()
+    assert lines[1].strip() == "0"
+
+
+def test_stdin_eof_then_output(env):
+    p = run(env, "-i", "busybox", "sh", "-c", "read x; echo got:$x; cat; echo end",
+            input=b"line1\nrest\n")
+    assert p.stdout == b"got:line1\nrest\nend\n", p.stderr
+
+
+def test_hostname(env):
+    p = run(env, "-h", "box1", "busybox", "sh", "-c", "hostname; cat /etc/hostname; "
+            "grep -c box1 /etc/hosts")
+    assert p.stdout == b"box1\nbox1\n1\n", p.stderr
+
+
+def test_read_only_root(env):
+    p = run(env, "--read-only", "busybox", "sh", "-c", "touch /x 2>/dev/null; echo $?; "
+            "touch /tmp/y 2>/dev/null; echo $?")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split(b"\n")[0] != b"0"
+
+
+def test_guest_standard_mounts(env):
+    p = run(env, "busybox", "sh", "-c", "cat /proc/1/comm; ls /dev/null /dev/zero /dev/pts/ptmx "
+            ">/dev/null && echo devs; awk '{print $2, $3}' /proc/mounts | sort")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.decode().splitlines()
+    assert lines[0] == "init"
+    assert lines[1] == "devs"
+    for mount in ["/proc proc", "/sys sysfs", "/dev devtmpfs", "/dev/pts devpts",
+                  "/dev/shm tmpfs"]:
+        assert mount in lines[2:], lines
+
+
+def test_parallel_8(env):
+    procs = [subprocess.Popen([Tool("vdkr").path, "run", "--rm", "busybox", "sh", "-c",
+                               "echo run-%d; exit %d" % (i, i)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i in range(8)]
+    for i, p in enumerate(procs):
+        out, err = p.communicate(timeout=600)
+        assert (p.returncode, out) == (i, b"run-%d\n" % i), err
+
+
+def test_sigterm_is_forwarded(env):
+    p = subprocess.Popen([Tool("vdkr").path, "run", "--rm", "busybox", "sh", "-c",
+                          "trap 'echo got TERM; exit 3' TERM; echo ready; "
+                          "while true; do sleep 0.1; done"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.readline() == b"ready\n"
+    p.terminate()
+    out, err = p.communicate(timeout=60)
+    assert (p.returncode, out) == (3, b"got TERM\n"), err
+
+
+def test_bad_image(env):
+    p = run(env, "no/such:image")
+    assert p.returncode == 125
+    assert len(p.stderr.decode().strip().splitlines()) <= 2  # "Unable to find" + the error
+
+
+def test_bad_flag(env):
+    p = run(env, "--no-such-flag", "busybox")
+    assert p.returncode == 125
+    assert b"unknown flag: --no-such-flag" in p.stderr
+
+
+def test_vpdmn_run(env):
+    p = run(env, "busybox", "sh", "-c", "echo hi; exit 4", tool="vpdmn")
+    assert (p.returncode, p.stdout) == (4, b"hi\n"), p.stderr
+
+
+def test_nothing_left_behind(env):
+    p = run(env, "busybox", "true")
+    assert p.returncode == 0
+    deadline = time.monotonic() + 10
+    while qemus(env) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert qemus(env) == []
+    state = env["VXN_STATE_ROOT"]
+    assert [p for p in glob.glob(state + "/**", recursive=True) if os.path.isfile(p)
+            and "/containers/" in p] == []
+
+
+def test_c_example_program(env, tmp_path):
+    """doc/examples/run-container.c builds against libvxn and runs a container."""
+    exe = str(tmp_path / "run-container")
+    subprocess.run(["cc", "-std=c11", "-Wall", "-Werror",
+                    "-I" + os.path.join(ROOT, "include"), "-I" + os.path.join(BUILD, "include"),
+                    os.path.join(ROOT, "doc", "examples", "run-container.c"), "-o", exe,
+                    "-L" + os.path.join(BUILD, "libvxn"), "-lvxn"], check=True)
+    e = dict(env, LD_LIBRARY_PATH=os.path.join(BUILD, "libvxn"))
+    p = subprocess.run([exe, "busybox", "sh", "-c", "echo from C; exit 9"], env=e,
+                       capture_output=True, timeout=180)
+    assert (p.returncode, p.stdout) == (9, b"from C\n"), p.stderr
+    p = subprocess.run([exe, "busybox", "/nope"], env=e, capture_output=True, timeout=180)
+    assert p.returncode == 127
+    assert p.stderr == b'run-container: exec: "/nope": No such file or directory\n'

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * `run`: create a container VM from an image and run it in the foreground,
+ * as `docker run` / `podman run` do: stdio relayed, signals forwarded, the
+ * container's exit status as ours, the VM and its files gone afterwards.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+
+#define PODMAN(cli) ((cli)->tool->flavor == CLI_FLAVOR_PODMAN)
+
+static vxn_session *volatile run_session;
+
+static void on_signal(int signo)
+{
+	vxn_session *s = run_session;
+
+	if (s)
+		(void)vxn_session_signal(s, signo);
+}
+
+static void on_winch(int signo)
+{
+	vxn_session *s = run_session;
+	struct winsize ws;
+
+	(void)signo;
+	if (s && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+		(void)vxn_session_resize(s, ws.ws_row, ws.ws_col);
+}
+
+static void help_run(struct cli *cli)
+{
+	printf("Usage:  %s run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+	       "Create and run a new container (a VM) from an image\n\n"
+	       "Options:\n"
+	       "      --entrypoint string   Overwrite the default ENTRYPOINT of the image\n"
+	       "  -e, --env NAME=value      Set an environment variable (NAME alone: from here)\n"
+	       "  -h, --hostname string     Container host name\n"
+	       "  -i, --interactive         Keep STDIN open and stream it to the container\n"
+	       "      --memory-mib N        Memory of the VM in MiB (default 256)\n"
+	       "      --cpus N              Virtual CPUs of the VM (default 1)\n"
+	       "      --read-only           Mount the container's root filesystem read-only\n"
+	       "      --rm                  Remove the container when it exits (always, for now)\n"
+	       "  -t, --tty                 Allocate a pseudo-TTY\n"
+	       "  -u, --user string         Username or UID (format: name|uid[:group|gid])\n"
+	       "  -w, --workdir string      Working directory inside the container\n",
+	       cli->tool->name);
+}
+
+enum {
+	OPT_ENTRYPOINT = 1000,
+	OPT_RM,
+	OPT_READONLY,
+	OPT_MEMORY,
+	OPT_CPUS,
+	OPT_HELP
+};
+
+static int parse_uint(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > 1u << 20)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+struct run_args {
+	vxn_spec_opts *spec;
+	vxn_container_opts *copts;
+	bool tty, interactive, hostname_set;
+};
+
+/* Parse the options into @a. 0 to go on, -1 after --help, or an exit code. */
+static int parse(struct cli *cli, int argc, char **argv, struct run_args *a)
+{
+	static const struct option longopts[] = {
+		{ "entrypoint", required_argument, NULL, OPT_ENTRYPOINT },
+		{ "env", required_argument, NULL, 'e' },
+		{ "hostname", required_argument, NULL, 'h' },
+		{ "interactive", no_argument, NULL, 'i' },
+		{ "memory-mib", required_argument, NULL, OPT_MEMORY },
+		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "read-only", no_argument, NULL, OPT_READONLY },
+		{ "rm", no_argument, NULL, OPT_RM },
+		{ "tty", no_argument, NULL, 't' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ 0 },
+	};
+	vxn_error *err = NULL;
+	unsigned n;
+	int c, r = 0;
+
+	optind = 1;
+	opterr = 0;
+	while (r == 0 && (c = getopt_long(argc, argv, "+:e:h:itu:w:", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_ENTRYPOINT: {
+			const char *ep[] = { optarg, NULL };
+
+			r = vxn_spec_opts_set_entrypoint(a->spec, *optarg ? ep : ep + 1, &err);
+			break;
+		}
+		case 'e':
+			if (strchr(optarg, '=')) {
+				r = vxn_spec_opts_add_env(a->spec, optarg, &err);
+			} else if (getenv(optarg)) {
+				/* docker -e NAME: the value from our environment, if set */
+				char *kv = malloc(strlen(optarg) + strlen(getenv(optarg)) + 2);
+
+				if (!kv)
+					return cli_usage_error(cli, "out of memory");
+				sprintf(kv, "%s=%s", optarg, getenv(optarg));
+				r = vxn_spec_opts_add_env(a->spec, kv, &err);
+				free(kv);
+			}
+			break;
+		case 'h':
+			a->hostname_set = true;
+			r = vxn_spec_opts_set_hostname(a->spec, optarg, &err);
+			break;
+		case 'i':
+			a->interactive = true;
+			break;
+		case 't':
+			a->tty = true;
+			break;
+		case 'u':
+			r = vxn_spec_opts_set_user(a->spec, optarg, &err);
+			break;
+		case 'w':
+			r = vxn_spec_opts_set_workdir(a->spec, optarg, &err);
+			break;
+		case OPT_READONLY:
+			vxn_spec_opts_set_readonly(a->spec, true);
+			break;
+		case OPT_RM:
+			break;
+		case OPT_MEMORY:
+			if (parse_uint(optarg, &n) < 0 || n < 32)
+				return cli_usage_error(
+				    cli, "invalid --memory-mib '%s': at least 32", optarg);
+			r = vxn_container_opts_set_memory_mib(a->copts, n, &err);
+			break;
+		case OPT_CPUS:
+			if (parse_uint(optarg, &n) < 0 || n > 64)
+				return cli_usage_error(cli, "invalid --cpus '%s': 1 to 64", optarg);
+			r = vxn_container_opts_set_vcpus(a->copts, n, &err);
+			break;
+		case OPT_HELP:
+			help_run(cli);
+			return -1;
+		case ':':
+			return cli_usage_error(cli, "flag needs an argument: %s", argv[optind - 1]);
+		default:
+			return cli_usage_error(cli, "unknown flag: %s", argv[optind - 1]);
+		}
+	}
+	if (r < 0) {
+		int rc = cli_usage_error(cli, "%s", vxn_error_message(err));
+
+		vxn_error_free(err);
+		return rc;
+	}
+	if (optind >= argc)
+		return cli_usage_error(cli, "\"%s run\" requires at least 1 argument",
+				       cli->tool->name);
+	vxn_spec_opts_set_terminal(a->spec, a->tty);
+	vxn_spec_opts_set_stdin(a->spec, a->interactive);
+	return 0;
+}
+
+/* A container ID: 64 random hex digits, as docker's. */
+static int new_id(char out[65])
+{
+	unsigned char b[32];
+	FILE *f = fopen("/dev/urandom", "rbe");
+
+	if (!f || fread(b, 1, sizeof(b), f) != sizeof(b)) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	for (size_t i = 0; i < sizeof(b); i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+	return 0;
+}
+
+/* The image, pulled first when it is not in the store (as docker run does). */
+static int get_image(struct cli *cli, vxn_image_store *store, const char *name, vxn_image **out,
+		     vxn_error **err)
+{
+	if (vxn_image_lookup(out, store, name, err) == 0)
+		return 0;
+	if (vxn_error_code(*err) != VXN_ENOTFOUND)
+		return -1;
+	vxn_error_free(*err);
+	*err = NULL;
+	if (!PODMAN(cli))
+		fprintf(stderr, "Unable to find image '%s' locally\n", name);
+	return vxn_image_pull(out, store, name, NULL, err) < 0 ? -1 : 0;
+}
+
+int cmd_run(struct cli *cli, int argc, char **argv)
+{
+	struct run_args a = { 0 };
+	vxn_error *err = NULL;
+	vxn_image_store *store = NULL;
+	vxn_image *image = NULL;
+	vxn_container *c = NULL;
+	char *spec = NULL;
+	struct termios saved;
+	struct sigaction sa = { 0 };
+	char id[65], full12;
+	bool raw = false;
+	int status = 0, rc;
+
+	if (vxn_spec_opts_new(&a.spec, &err) < 0 || vxn_container_opts_new(&a.copts, &err) < 0) {
+		rc = cli_fail(cli, err);
+		goto out;
+	}
+	rc = parse(cli, argc, argv, &a);
+	if (rc) {
+		rc = rc < 0 ? 0 : rc;
+		goto out;
+	}
+	if (a.tty && !isatty(STDIN_FILENO) && a.interactive) {
+		cli_error(cli, "the input device is not a TTY");
+		rc = cli_failure_code(cli);
+		goto out;
+	}
+	if (optind + 1 < argc &&
+	    vxn_spec_opts_set_cmd(a.spec, (const char *const *)argv + optind + 1, &err) < 0)
+		goto fail;
+	/* the ID (and, as docker, the default hostname: its first 12 digits) */
+	if (new_id(id) < 0) {
+		cli_error(cli, "/dev/urandom: %s", strerror(errno));
+		rc = cli_failure_code(cli);
+		goto out;
+	}
+	full12 = id[12];
+	id[12] = '\0';
+	if (!a.hostname_set && vxn_spec_opts_set_hostname(a.spec, id, &err) < 0)
+		goto fail;
+	id[12] = full12;
+	if (vxn_container_opts_set_id(a.copts, id, &err) < 0)
+		goto fail;
+	if (vxn_image_store_open(&store, cli->ctx, &err) < 0 ||
+	    get_image(cli, store, argv[optind], &image, &err) < 0 ||
+	    vxn_spec_generate(&spec, image, a.spec, &err) < 0)
+		goto fail;
+	if (a.tty) {
+		struct winsize ws;
+
+		if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+			vxn_container_opts_set_console_size(a.copts, ws.ws_row, ws.ws_col);
+	}
+	if (vxn_container_create(&c, cli->ctx, store, image, spec, a.copts, &err) < 0)
+		goto fail;
+
+	run_session = vxn_container_session(c);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (!a.tty) {
+		/* --sig-proxy: what we receive, the process receives */
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		sigaction(SIGQUIT, &sa, NULL);
+		sigaction(SIGUSR1, &sa, NULL);
+		sigaction(SIGUSR2, &sa, NULL);
+	} else {
+		sigaction(SIGTERM, &sa, NULL);
+		sa.sa_handler = on_winch;
+		sigaction(SIGWINCH, &sa, NULL);
+		if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
+			struct termios t = saved;
+
+			cfmakeraw(&t);
+			raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	rc = vxn_container_run(c, a.interactive ? STDIN_FILENO : -1, STDOUT_FILENO,
+			       a.tty ? STDOUT_FILENO : STDERR_FILENO, &status, &err);
+	run_session = NULL;
+	if (raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	if (rc < 0)
+		goto fail;
+	if (vxn_session_start_error(vxn_container_session(c)))
+		cli_error(cli, "%s", vxn_session_start_error(vxn_container_session(c)));
+	rc = status;
+	goto out;
+fail:
+	rc = cli_fail(cli, err);
+out:
+	vxn_error_free(err);
+	vxn_container_free(c);
+	free(spec);
+	vxn_image_free(image);
+	vxn_image_store_free(store);
+	vxn_container_opts_free(a.copts);
+	vxn_spec_opts_free(a.spec);
+	return rc;
+}
