@@ -13,6 +13,8 @@
 %{
 #include <vxn/vxn.h>
 #include <vxn/image.h>
+#include <vxn/spec.h>
+#include <vxn/container.h>
 %}
 
 %include <stdint.i>
@@ -208,3 +210,83 @@ VXN_STATUS_FN(vxn_ctx_set)
 %include <vxn/context.h>
 %include <vxn/version.h>
 %include <vxn/image.h>
+
+/* ---- spec, container, session ---- */
+VXN_OPAQUE(vxn_spec_opts, vxn_spec_opts_free)
+VXN_OPAQUE(vxn_container_opts, vxn_container_opts_free)
+VXN_OPAQUE(vxn_container, vxn_container_free)
+/* the session is borrowed from its container: no destructor */
+typedef struct vxn_session vxn_session;
+%nodefaultctor vxn_session;
+%nodefaultdtor vxn_session;
+struct vxn_session {};
+
+/* argv-like inputs: a list of str, or None for NULL */
+%typemap(in) const char *const *argv {
+	if ($input == Py_None) {
+		$1 = NULL;
+	} else if (!PyList_Check($input)) {
+		PyErr_SetString(PyExc_TypeError, "expected a list of str or None");
+		SWIG_fail;
+	} else {
+		Py_ssize_t n = PyList_Size($input);
+		$1 = calloc((size_t)n + 1, sizeof(char *));
+		for (Py_ssize_t i = 0; i < n; i++) {
+			PyObject *o = PyList_GetItem($input, i);
+			if (!PyUnicode_Check(o)) {
+				free((void *)$1);
+				PyErr_SetString(PyExc_TypeError, "expected a list of str");
+				SWIG_fail;
+			}
+			((const char **)$1)[i] = PyUnicode_AsUTF8(o);
+		}
+	}
+}
+%typemap(freearg) const char *const *argv {
+	free((void *)$1);
+}
+%typemap(in, numinputs=0) int *exit_status (int tmp = 0) {
+	$1 = &tmp;
+}
+%typemap(argout) int *exit_status {
+	$result = SWIG_Python_AppendOutput($result, PyLong_FromLong(*$1));
+}
+/* running a container blocks for its lifetime: let other Python threads run */
+%exception vxn_container_run {
+	Py_BEGIN_ALLOW_THREADS
+	$action
+	Py_END_ALLOW_THREADS
+}
+%exception vxn_container_create {
+	Py_BEGIN_ALLOW_THREADS
+	$action
+	Py_END_ALLOW_THREADS
+}
+/* the session's run/stdio calls belong to the container; Python uses run() */
+%ignore vxn_session_new;
+%ignore vxn_session_free;
+%ignore vxn_session_run;
+%ignore vxn_session_set_stdio;
+%ignore vxn_session_set_log_fd;
+%ignore vxn_session_set_ready_timeout_ms;
+
+VXN_STATUS_FN(vxn_spec_opts_new)
+VXN_STATUS_FN(vxn_spec_opts_set_entrypoint)
+VXN_STATUS_FN(vxn_spec_opts_set_cmd)
+VXN_STATUS_FN(vxn_spec_opts_add_env)
+VXN_STATUS_FN(vxn_spec_opts_set_workdir)
+VXN_STATUS_FN(vxn_spec_opts_set_user)
+VXN_STATUS_FN(vxn_spec_opts_set_hostname)
+VXN_STATUS_FN(vxn_spec_generate)
+VXN_STATUS_FN(vxn_container_opts_new)
+VXN_STATUS_FN(vxn_container_opts_set_id)
+VXN_STATUS_FN(vxn_container_opts_set_kernel)
+VXN_STATUS_FN(vxn_container_opts_set_backend)
+VXN_STATUS_FN(vxn_container_opts_set_memory_mib)
+VXN_STATUS_FN(vxn_container_opts_set_vcpus)
+VXN_STATUS_FN(vxn_container_create)
+VXN_STATUS_FN(vxn_container_run)
+
+%include <vxn/spec.h>
+%include <vxn/session.h>
+%include <vxn/container.h>

@@ -325,3 +325,80 @@ def test_c_example_program(env, tmp_path):
     p = subprocess.run([exe, "busybox", "/nope"], env=e, capture_output=True, timeout=180)
     assert p.returncode == 127
     assert p.stderr == b'run-container: exec: "/nope": No such file or directory\n'
+
+
+def spawn_tty(env, *args, dimensions=(24, 80)):
+    import pexpect
+    return pexpect.spawn(Tool("vdkr").path, ["run", "--rm", "-it", *args], env=env,
+                         dimensions=dimensions, timeout=60)
+
+
+def test_tty_interactive_shell(env):
+    import pexpect
+    c = spawn_tty(env, "busybox", "sh")
+    c.expect(r"# ")
+    c.send("echo M$((6*7)); tty; stty size; echo $TERM\r")
+    c.expect(r"M42\r\n(.*)\r\n(\d+) (\d+)\r\n(\S+)\r\n")
+    assert c.match.group(1) == b"/dev/pts/0"
+    assert (c.match.group(2), c.match.group(3)) == (b"24", b"80")
+    assert c.match.group(4) == b"xterm"
+    # the host terminal's size follows into the guest (RESIZE, then SIGWINCH there)
+    c.setwinsize(40, 100)
+    time.sleep(0.5)
+    c.send("echo N$((6*7)); stty size\r")
+    c.expect(r"N42\r\n(\d+) (\d+)\r\n")
+    assert (c.match.group(1), c.match.group(2)) == (b"40", b"100")
+    # ^C reaches the foreground job through the guest's terminal, not vdkr
+    c.send("sleep 100\r")
+    time.sleep(1)
+    c.sendintr()
+    c.send("echo after-intr $?\r")
+    c.expect(r"after-intr (\d+)\r\n")
+    assert c.match.group(1) == b"130"
+    c.send("exit 5\r")
+    c.expect(pexpect.EOF)
+    c.close()
+    assert c.exitstatus == 5
+
+
+def test_tty_output_only(env):
+    """-t without -i: stdout and stderr both on the terminal, CRLF from the guest's tty."""
+    import pexpect
+    c = pexpect.spawn(Tool("vdkr").path, ["run", "--rm", "-t", "busybox", "sh", "-c",
+                                          "echo out; echo err >&2; [ -t 1 ] && echo is-tty"],
+                      env=env, timeout=60)
+    c.expect(pexpect.EOF)
+    c.close()
+    assert c.before == b"out\r\nerr\r\nis-tty\r\n"
+    assert c.exitstatus == 0
+
+
+def test_tty_requires_terminal_for_i(env):
+    p = run(env, "-it", "busybox", "true", input=b"")
+    assert p.returncode == 125
+    assert p.stderr.decode().strip() == "vdkr: run: the input device is not a TTY"
+
+
+def test_python_container(env, monkeypatch):
+    """The binding runs a container: vxn.spec() + vxn.Container().run() on pipes."""
+    import vxn
+    for k in ("VXN_STATE_ROOT", "VXN_DATA_ROOT", "VXN_LOG_ROOT", "VXN_KERNEL", "VXN_INITRAMFS"):
+        monkeypatch.setenv(k, env[k])
+    store = vxn.ImageStore(vxn.Context())
+    img = store.lookup("busybox")
+    spec = vxn.spec(img, args=["sh", "-c", "echo $X; echo e >&2; id -u; exit 4"],
+                    env=["X=from python"], user="nobody")
+    r, w = os.pipe()
+    re_, we = os.pipe()
+    c = vxn.Container(store, img, spec)
+    assert c.name == "vxn-" + c.id[:12]
+    status = c.run(stdout=w, stderr=we)
+    os.close(w)
+    os.close(we)
+    assert status == 4
+    assert os.read(r, 4096) == b"from python\n65534\n"
+    assert os.read(re_, 4096) == b"e\n"
+    assert c.start_error is None
+    c = vxn.Container(store, img, vxn.spec(img, args=["/nope"]))
+    assert c.run() == 127
+    assert c.start_error == 'exec: "/nope": No such file or directory'

@@ -253,3 +253,78 @@ class ImageStore:
     def rootfs(self, image):
         img = image if isinstance(image, Image) else self.lookup(image)
         return _ll.vxn_image_rootfs(self._store, img._img)
+
+
+def spec(image, args=None, entrypoint=None, env=(), workdir=None, user=None, hostname=None,
+         tty=False, stdin=False, read_only=False):
+    """The OCI runtime spec (a dict) for running `image` as `vdkr run` would.
+
+    args: the command (None: the image's Cmd); entrypoint: a list replacing the
+    image's (an empty list clears it); env: "NAME=value" entries over the image's.
+    """
+    o = _ll.vxn_spec_opts_new()
+    if entrypoint is not None:
+        _ll.vxn_spec_opts_set_entrypoint(o, list(entrypoint))
+    if args:
+        _ll.vxn_spec_opts_set_cmd(o, list(args))
+    for e in env:
+        _ll.vxn_spec_opts_add_env(o, e)
+    if workdir is not None:
+        _ll.vxn_spec_opts_set_workdir(o, workdir)
+    if user is not None:
+        _ll.vxn_spec_opts_set_user(o, user)
+    if hostname is not None:
+        _ll.vxn_spec_opts_set_hostname(o, hostname)
+    _ll.vxn_spec_opts_set_terminal(o, bool(tty))
+    _ll.vxn_spec_opts_set_stdin(o, bool(stdin))
+    _ll.vxn_spec_opts_set_readonly(o, bool(read_only))
+    img = image._img if isinstance(image, Image) else image
+    return _json.loads(_ll.vxn_spec_generate(img, o))
+
+
+class Container:
+    """A container VM, created paused from an image and a spec (dict or JSON text).
+
+    run() starts it, relays the process's stdio to the given file descriptors
+    and returns its exit status (as Docker reports it); the VM is destroyed and
+    its files removed when the object goes away (or at close()).
+    """
+
+    def __init__(self, store, image, spec, id=None, memory_mib=None, vcpus=None,
+                 kernel=None, backend=None):
+        if isinstance(image, str):
+            image = store.lookup(image)
+        text = spec if isinstance(spec, str) else _json.dumps(spec)
+        o = _ll.vxn_container_opts_new()
+        if id:
+            _ll.vxn_container_opts_set_id(o, id)
+        if memory_mib:
+            _ll.vxn_container_opts_set_memory_mib(o, memory_mib)
+        if vcpus:
+            _ll.vxn_container_opts_set_vcpus(o, vcpus)
+        if kernel:
+            _ll.vxn_container_opts_set_kernel(o, kernel)
+        if backend:
+            _ll.vxn_container_opts_set_backend(o, backend)
+        self._store, self._image = store, image  # borrowed by the container
+        self._c = _ll.vxn_container_create(store._ctx._ctx, store._store, image._img, text, o)
+
+    id = property(lambda self: _ll.vxn_container_id(self._c))
+    name = property(lambda self: _ll.vxn_container_name(self._c))
+
+    def run(self, stdin=-1, stdout=1, stderr=2):
+        """File descriptors (or objects with fileno()); stdin -1: none. Returns the status."""
+        fd = lambda f: f if isinstance(f, int) else f.fileno()
+        return _ll.vxn_container_run(self._c, fd(stdin), fd(stdout), fd(stderr))
+
+    @property
+    def start_error(self):
+        """The guest's message when the process could not be started, else None."""
+        return _ll.vxn_session_start_error(_ll.vxn_container_session(self._c))
+
+    def signal(self, signo):
+        """Deliver a signal to the process (from another thread while run() runs)."""
+        return _ll.vxn_session_signal(_ll.vxn_container_session(self._c), signo) == 0
+
+    def close(self):
+        self._c = None
