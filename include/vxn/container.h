@@ -31,6 +31,10 @@ VXN_EXPORT void vxn_container_opts_free(vxn_container_opts *o);
 /** Container ID (12+ hex characters); default: random. */
 VXN_EXPORT int vxn_container_opts_set_id(vxn_container_opts *o, const char *id, vxn_error **err);
 /** Guest kernel (default: the context's "kernel" key, else the one vxn installed). */
+/** The container's name (`--name`, [a-zA-Z0-9][a-zA-Z0-9_.-]+, 2-64
+ * characters); its domain is then "vxn-<name>". Default: the ID's first 12 digits. */
+VXN_EXPORT int vxn_container_opts_set_name(vxn_container_opts *o, const char *name,
+					   vxn_error **err);
 VXN_EXPORT int vxn_container_opts_set_kernel(vxn_container_opts *o, const char *path,
 					     vxn_error **err);
 /** Backend ("auto", "qemu", "xen"; default: the context's "backend"). */

@@ -64,6 +64,28 @@ VXN_EXPORT void vxn_spec_opts_set_stdin(vxn_spec_opts *o, bool open_stdin);
 VXN_EXPORT void vxn_spec_opts_set_readonly(vxn_spec_opts *o, bool readonly);
 
 /**
+ * A bind mount of a host directory (`-v HOST:CTR[:ro|rw]`): HOST must be an
+ * absolute path (named volumes are not supported yet), CTR absolute. The
+ * directory is shared with the VM while it runs, both ways; ":ro" is enforced
+ * by the host. VXN_EINVAL for a malformed or relative path.
+ */
+VXN_EXPORT int vxn_spec_opts_add_volume(vxn_spec_opts *o, const char *volume, vxn_error **err);
+/**
+ * A mount in the spec's terms (`--mount`, `--tmpfs`): @p type "bind" or
+ * "tmpfs", @p source (the host directory for bind; NULL for tmpfs), an
+ * absolute @p destination and mount options (NULL-terminated, may be NULL:
+ * "ro", "size=64m", "mode=1777", ...).
+ */
+VXN_EXPORT int vxn_spec_opts_add_mount(vxn_spec_opts *o, const char *type, const char *source,
+				       const char *destination, const char *const *options,
+				       vxn_error **err);
+/** A resource limit (`--ulimit nofile=1024:2048`, soft[:hard], -1 unlimited). */
+VXN_EXPORT int vxn_spec_opts_add_ulimit(vxn_spec_opts *o, const char *ulimit, vxn_error **err);
+/** The signal that stops the container (`--stop-signal`: "SIGUSR1", "USR1"
+ * or "10"); default: the image's StopSignal, else SIGTERM. */
+VXN_EXPORT int vxn_spec_opts_set_stop_signal(vxn_spec_opts *o, const char *signal, vxn_error **err);
+
+/**
  * Generate the spec.
  * @param out receives the JSON text (free()).
  * @param image the image whose config supplies the defaults; borrowed.

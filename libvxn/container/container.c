@@ -8,9 +8,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vxn/container.h>
@@ -23,13 +25,14 @@
 #include "shared/util.h"
 
 struct vxn_container_opts {
-	char *id, *kernel, *backend;
+	char *id, *name, *kernel, *backend;
 	unsigned memory_mib, vcpus, rows, cols, ready_timeout_ms;
 };
 
 struct vxn_container {
 	vxn_ctx *ctx;
-	char *id, *name, *dir;
+	char *id, *name, *dir, *lock;
+	int lock_fd; /* flock'd for the container's life: the dir is not stale */
 	vxn_domain *domain;
 	vxn_session *session;
 };
@@ -50,6 +53,7 @@ void vxn_container_opts_free(vxn_container_opts *o)
 	if (!o)
 		return;
 	free(o->id);
+	free(o->name);
 	free(o->kernel);
 	free(o->backend);
 	free(o);
@@ -63,6 +67,24 @@ static int set_string(char **f, const char *v, vxn_error **err)
 	free(*f);
 	*f = n;
 	return 0;
+}
+
+int vxn_container_opts_set_name(vxn_container_opts *o, const char *name, vxn_error **err)
+{
+	/* docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */
+	size_t n = name ? strlen(name) : 0;
+	bool ok = n >= 2 && n <= 64;
+	for (size_t i = 0; ok && i < n; i++) {
+		char ch = name[i];
+		ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+		     (ch >= 'A' && ch <= 'Z') || (i > 0 && (ch == '_' || ch == '.' || ch == '-'));
+	}
+	if (!ok)
+		return error_set(err, VXN_EINVAL, 0,
+				 "invalid container name '%s': only [a-zA-Z0-9][a-zA-Z0-9_.-] are "
+				 "allowed (2 to 64 characters)",
+				 name ? name : "");
+	return set_string(&o->name, name, err);
 }
 
 int vxn_container_opts_set_id(vxn_container_opts *o, const char *id, vxn_error **err)
@@ -533,6 +555,54 @@ static int build_launch(const char *spec_json, const char *id, const vxn_contain
 
 /* ---- create / run / free ---- */
 
+/*
+ * Remove what a killed process left in <state>/containers. Each container
+ * holds a flock on <id>.lock, taken before <id>/ is created and released by
+ * the kernel when its process dies; so a directory whose lock is missing or
+ * free is stale. Its VM is gone already: the backend ties the VMM's life to
+ * its parent (PR_SET_PDEATHSIG). Orphaned lock files go after a minute (a
+ * younger one may be a creator's between open and flock).
+ */
+static void sweep_stale(const char *state_root)
+{
+	_cleanup_free_ char *top = path_join(state_root, "containers");
+	DIR *d = top ? opendir(top) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *path = path_join(top, de->d_name);
+		struct stat st;
+		if (!path || lstat(path, &st) < 0)
+			continue;
+		if (!S_ISDIR(st.st_mode)) {
+			if (S_ISREG(st.st_mode) && str_endswith(de->d_name, ".lock") &&
+			    time(NULL) - st.st_mtime > 60) {
+				_cleanup_free_ char *dir = strndup(path, strlen(path) - 5);
+				int fd = open(path, O_RDWR | O_CLOEXEC);
+				if (dir && access(dir, F_OK) < 0 && fd >= 0 &&
+				    flock(fd, LOCK_EX | LOCK_NB) == 0)
+					unlink(path);
+				if (fd >= 0)
+					close(fd);
+			}
+			continue;
+		}
+		_cleanup_free_ char *lock = str_printf("%s.lock", path);
+		int fd = lock ? open(lock, O_RDWR | O_CLOEXEC) : -1;
+		if (lock && (fd < 0 ? errno == ENOENT : flock(fd, LOCK_EX | LOCK_NB) == 0)) {
+			rm_rf(path);
+			if (fd >= 0)
+				unlink(lock);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
 static char *random_id(void)
 {
 	unsigned char b[32];
@@ -549,11 +619,15 @@ int vxn_container_create(vxn_container **out, vxn_ctx *ctx, vxn_image_store *sto
 			 vxn_error **err)
 {
 	vxn_container *c = calloc(1, sizeof(*c));
+	if (c)
+		c->lock_fd = -1;
 	if (!c)
 		return error_set(err, VXN_ENOMEM, ENOMEM, "out of memory");
 	c->ctx = ctx;
 	c->id = o && o->id ? strdup(o->id) : random_id();
-	c->name = c->id ? str_printf("vxn-%.12s", c->id) : NULL;
+	c->name = !c->id	 ? NULL
+		  : o && o->name ? str_printf("vxn-%s", o->name)
+				 : str_printf("vxn-%.12s", c->id);
 	c->dir = c->id ? str_printf("%s/containers/%s", vxn_ctx_state_root(ctx), c->id) : NULL;
 	int r = c->name && c->dir ? 0 : error_set(err, VXN_ENOMEM, ENOMEM, "out of memory");
 	_cleanup_free_ char *kernel = NULL, *base = NULL, *rootfs = NULL, *launch = NULL,
@@ -571,6 +645,21 @@ int vxn_container_create(vxn_container **out, vxn_ctx *ctx, vxn_image_store *sto
 		r = build_launch(spec_json, c->id, o, &shares, &launch, err);
 	if (r == 0)
 		r = rootfs_cpio(store, image, &rootfs, err);
+	if (r == 0)
+		sweep_stale(vxn_ctx_state_root(ctx));
+	/* the lock first, then the directory (see sweep_stale()) */
+	_cleanup_free_ char *top = path_join(vxn_ctx_state_root(ctx), "containers");
+	if (r == 0 && (!top || mkdir_p(top, 0700) < 0))
+		r = error_errno(err, top ? -errno : -ENOMEM, "container directory %s",
+				top ? top : "");
+	if (r == 0) {
+		c->lock = str_printf("%s.lock", c->dir);
+		c->lock_fd =
+		    c->lock ? open(c->lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+		if (c->lock_fd < 0 || flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0)
+			r = error_errno(err, c->lock ? -errno : -ENOMEM, "container lock %s",
+					c->lock ? c->lock : "");
+	}
 	if (r == 0 && mkdir_p(c->dir, 0700) < 0)
 		r = error_errno(err, -errno, "container directory %s", c->dir);
 	if (r == 0) {
@@ -678,8 +767,13 @@ void vxn_container_free(vxn_container *c)
 		return;
 	vxn_session_free(c->session);
 	vxn_domain_free(c->domain);
-	if (c->dir)
+	if (c->dir && c->lock_fd >= 0)
 		rm_rf(c->dir);
+	if (c->lock_fd >= 0) {
+		unlink(c->lock);
+		close(c->lock_fd);
+	}
+	free(c->lock);
 	free(c->id);
 	free(c->name);
 	free(c->dir);

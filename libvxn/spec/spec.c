@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* OCI runtime spec generation from an image and run options (include/vxn/spec.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <vxn/spec.h>
 
@@ -18,6 +20,9 @@ struct vxn_spec_opts {
 	char **cmd;
 	char **env;
 	char *workdir, *user, *hostname;
+	json *mounts;  /* spec "mounts" entries */
+	json *rlimits; /* spec "process.rlimits" entries */
+	int stop_signal;
 	bool terminal, open_stdin, readonly;
 };
 
@@ -37,6 +42,8 @@ void vxn_spec_opts_free(vxn_spec_opts *o)
 	free(o->workdir);
 	free(o->user);
 	free(o->hostname);
+	json_free(o->mounts);
+	json_free(o->rlimits);
 	free(o);
 }
 
@@ -158,6 +165,177 @@ void vxn_spec_opts_set_readonly(vxn_spec_opts *o, bool readonly)
 	o->readonly = readonly;
 }
 
+static int append_mount(vxn_spec_opts *o, const char *type, const char *source,
+			const char *destination, const char *const *options)
+{
+	json *m = json_object(), *opts = json_array();
+	int r = m && opts ? 0 : -ENOMEM;
+	if (r == 0 && !o->mounts && !(o->mounts = json_array()))
+		r = -ENOMEM;
+	r = r ?: json_object_set_string(m, "destination", destination);
+	r = r ?: json_object_set_string(m, "type", type);
+	r = r ?: json_object_set_string(m, "source", source ? source : type);
+	if (r == 0 && strcmp(type, "bind") == 0)
+		r = json_array_append_take(opts, json_string("rbind"));
+	for (size_t i = 0; r == 0 && options && options[i]; i++)
+		r = json_array_append_take(opts, json_string(options[i]));
+	if (r == 0) {
+		r = json_object_set_take(m, "options", opts);
+		opts = NULL;
+	}
+	if (r == 0) {
+		r = json_array_append_take(o->mounts, m);
+		m = NULL;
+	}
+	json_free(opts);
+	json_free(m);
+	return r;
+}
+
+int vxn_spec_opts_add_mount(vxn_spec_opts *o, const char *type, const char *source,
+			    const char *destination, const char *const *options, vxn_error **err)
+{
+	if (!type || (strcmp(type, "bind") != 0 && strcmp(type, "tmpfs") != 0))
+		return error_set(err, VXN_EINVAL, 0,
+				 "invalid mount type '%s': vxn supports bind and tmpfs",
+				 type ? type : "");
+	if (!destination || destination[0] != '/')
+		return error_set(err, VXN_EINVAL, 0,
+				 "invalid mount destination '%s': it needs to be an absolute path",
+				 destination ? destination : "");
+	if (strcmp(type, "bind") == 0 && (!source || source[0] != '/'))
+		return error_set(err, VXN_EINVAL, 0,
+				 "invalid bind mount source '%s': it needs to be an absolute host "
+				 "path (named volumes are not supported yet)",
+				 source ? source : "");
+	if (append_mount(o, type, strcmp(type, "bind") == 0 ? source : NULL, destination, options) <
+	    0)
+		return error_errno(err, -ENOMEM, "spec options");
+	return 0;
+}
+
+int vxn_spec_opts_add_volume(vxn_spec_opts *o, const char *volume, vxn_error **err)
+{
+	_cleanup_free_ char *copy = volume ? strdup(volume) : NULL;
+	if (!copy)
+		return error_set(err, VXN_EINVAL, 0, "invalid volume specification: ''");
+	char *host = copy, *ctr = strchr(copy, ':'), *mode = NULL;
+	if (ctr) {
+		*ctr++ = '\0';
+		mode = strchr(ctr, ':');
+		if (mode)
+			*mode++ = '\0';
+	}
+	if (!ctr || !*host || !*ctr || (mode && strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0))
+		return error_set(
+		    err, VXN_EINVAL, 0,
+		    "invalid volume specification: '%s' (expected HOST:CONTAINER[:ro|rw])", volume);
+	const char *ro[] = { mode && strcmp(mode, "ro") == 0 ? "ro" : "rw", NULL };
+	return vxn_spec_opts_add_mount(o, "bind", host, ctr, ro, err);
+}
+
+static const struct {
+	const char *name;
+	const char *rlimit;
+} ulimits[] = {
+	{ "core", "RLIMIT_CORE" },	   { "cpu", "RLIMIT_CPU" },
+	{ "data", "RLIMIT_DATA" },	   { "fsize", "RLIMIT_FSIZE" },
+	{ "locks", "RLIMIT_LOCKS" },	   { "memlock", "RLIMIT_MEMLOCK" },
+	{ "msgqueue", "RLIMIT_MSGQUEUE" }, { "nice", "RLIMIT_NICE" },
+	{ "nofile", "RLIMIT_NOFILE" },	   { "nproc", "RLIMIT_NPROC" },
+	{ "rss", "RLIMIT_RSS" },	   { "rtprio", "RLIMIT_RTPRIO" },
+	{ "rttime", "RLIMIT_RTTIME" },	   { "sigpending", "RLIMIT_SIGPENDING" },
+	{ "stack", "RLIMIT_STACK" },	   { "as", "RLIMIT_AS" },
+};
+
+static bool parse_limit(const char *s, char **end, long long *out)
+{
+	errno = 0;
+	*out = strtoll(s, end, 10);
+	return errno == 0 && *end != s && *out >= -1;
+}
+
+int vxn_spec_opts_add_ulimit(vxn_spec_opts *o, const char *ulimit, vxn_error **err)
+{
+	const char *eq = ulimit ? strchr(ulimit, '=') : NULL;
+	const char *rl = NULL;
+	for (size_t i = 0; eq && i < sizeof(ulimits) / sizeof(ulimits[0]); i++)
+		if (strlen(ulimits[i].name) == (size_t)(eq - ulimit) &&
+		    strncmp(ulimit, ulimits[i].name, (size_t)(eq - ulimit)) == 0)
+			rl = ulimits[i].rlimit;
+	long long soft = 0, hard = 0;
+	char *end = NULL;
+	bool ok = rl && parse_limit(eq + 1, &end, &soft);
+	if (ok && *end == ':')
+		ok = parse_limit(end + 1, &end, &hard);
+	else
+		hard = soft;
+	if (!ok || *end || (hard != -1 && (soft == -1 || soft > hard)))
+		return error_set(err, VXN_EINVAL, 0,
+				 "invalid ulimit '%s': expected NAME=SOFT[:HARD] with a known name "
+				 "and SOFT <= HARD",
+				 ulimit ? ulimit : "");
+	json *l = json_object();
+	int r = l ? 0 : -ENOMEM;
+	if (r == 0 && !o->rlimits && !(o->rlimits = json_array()))
+		r = -ENOMEM;
+	/* -1 (unlimited) is RLIM_INFINITY, which JSON carries as its u64 value's
+	 * signed image; vxn-init reads a negative limit as unlimited */
+	r = r ?: json_object_set_string(l, "type", rl);
+	r = r ?: json_object_set_int(l, "soft", soft);
+	r = r ?: json_object_set_int(l, "hard", hard);
+	if (r == 0) {
+		r = json_array_append_take(o->rlimits, l);
+		l = NULL;
+	}
+	json_free(l);
+	return r < 0 ? error_errno(err, r, "spec options") : 0;
+}
+
+static const struct {
+	const char *name;
+	int signo;
+} signals[] = {
+	{ "HUP", 1 },	  { "INT", 2 },	  { "QUIT", 3 },   { "ILL", 4 },   { "TRAP", 5 },
+	{ "ABRT", 6 },	  { "BUS", 7 },	  { "FPE", 8 },	   { "KILL", 9 },  { "USR1", 10 },
+	{ "SEGV", 11 },	  { "USR2", 12 }, { "PIPE", 13 },  { "ALRM", 14 }, { "TERM", 15 },
+	{ "STKFLT", 16 }, { "CHLD", 17 }, { "CONT", 18 },  { "STOP", 19 }, { "TSTP", 20 },
+	{ "TTIN", 21 },	  { "TTOU", 22 }, { "URG", 23 },   { "XCPU", 24 }, { "XFSZ", 25 },
+	{ "VTALRM", 26 }, { "PROF", 27 }, { "WINCH", 28 }, { "IO", 29 },   { "PWR", 30 },
+	{ "SYS", 31 },
+};
+
+/* "SIGTERM", "TERM", "15", "SIGRTMIN+3" -> the number, or 0. */
+static int parse_signal(const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	if (s[0] >= '0' && s[0] <= '9') {
+		char *end;
+		long v = strtol(s, &end, 10);
+		return *end || v < 1 || v > 64 ? 0 : (int)v;
+	}
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		if (strcasecmp(s, signals[i].name) == 0)
+			return signals[i].signo;
+	if (strncasecmp(s, "RTMIN", 5) == 0) {
+		long off = s[5] == '+' ? strtol(s + 6, NULL, 10) : 0;
+		return s[5] && s[5] != '+' ? 0 : off >= 0 && 34 + off <= 64 ? (int)(34 + off) : 0;
+	}
+	return 0;
+}
+
+int vxn_spec_opts_set_stop_signal(vxn_spec_opts *o, const char *signal, vxn_error **err)
+{
+	int signo = parse_signal(signal);
+	if (!signo)
+		return error_set(err, VXN_EINVAL, 0, "invalid signal '%s'", signal ? signal : "");
+	o->stop_signal = signo;
+	return 0;
+}
+
 static int push_all(char ***v, const char *const *src)
 {
 	for (size_t i = 0; src && src[i]; i++)
@@ -263,6 +441,8 @@ int vxn_spec_generate(char **out, const vxn_image *image, const vxn_spec_opts *o
 	r = r ?: json_object_set_take(proc, "env", json_from_strv(env));
 	r = r ?: json_object_set_string(proc, "cwd", cwd);
 	r = r ?: json_object_set_bool(proc, "noNewPrivileges", false);
+	if (r == 0 && o->rlimits)
+		r = json_object_set_take(proc, "rlimits", json_copy(o->rlimits));
 	if (r == 0 && o->terminal) {
 		json *cs = json_object();
 		r = cs ? 0 : -ENOMEM;
@@ -282,7 +462,15 @@ int vxn_spec_generate(char **out, const vxn_image *image, const vxn_spec_opts *o
 	}
 	if (r == 0 && o->hostname)
 		r = json_object_set_string(spec, "hostname", o->hostname);
-	r = r ?: json_object_set_take(spec, "mounts", json_array());
+	r = r
+		?: json_object_set_take(spec, "mounts",
+					o->mounts ? json_copy(o->mounts) : json_array());
+	int stop = o->stop_signal ? o->stop_signal : parse_signal(vxn_image_stop_signal(image));
+	if (r == 0 && stop) {
+		char num[16];
+		snprintf(num, sizeof(num), "%d", stop);
+		r = json_object_set_string(ann, "org.opencontainers.image.stopSignal", num);
+	}
 	if (r == 0 && o->open_stdin)
 		r = json_object_set_string(ann, "io.vxn.stdin", "true");
 	if (r == 0 && vxn_image_id(image))

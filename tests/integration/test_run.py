@@ -402,3 +402,183 @@ def test_python_container(env, monkeypatch):
     c = vxn.Container(store, img, vxn.spec(img, args=["/nope"]))
     assert c.run() == 127
     assert c.start_error == 'exec: "/nope": No such file or directory'
+
+
+def test_volume_live_both_ways(env, tmp_path):
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / "from-host").write_text("host data\n")
+    p = subprocess.Popen([Tool("vdkr").path, "run", "--rm", "-v", "%s:/data" % vol, "busybox",
+                          "sh", "-c", "cat /data/from-host; echo guest > /data/during; "
+                          "while [ ! -e /data/go ]; do sleep 0.1; done; cat /data/go"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (vol / "during").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # the host sees the guest's write while the container still runs, and vice versa
+    assert p.poll() is None
+    assert (vol / "during").read_text() == "guest\n"
+    (vol / "go").write_text("host says go\n")
+    out, err = p.communicate(timeout=60)
+    assert (p.returncode, out) == (0, b"host data\nhost says go\n"), err
+
+
+def test_volume_read_only_enforced_by_host(env, tmp_path):
+    vol = tmp_path / "ro"
+    vol.mkdir()
+    (vol / "f").write_text("original\n")
+    p = run(env, "-v", "%s:/data:ro" % vol, "busybox", "sh", "-c",
+            "echo x > /data/f; echo w1=$?; mount -o remount,rw /data; echo m=$?; "
+            "echo y > /data/f; echo w2=$?; echo z > /data/new; echo w3=$?")
+    out = p.stdout.decode().split()
+    assert out[0] == "w1=1" and out[2] == "w2=1" and out[3] == "w3=1", (out, p.stderr)
+    assert (vol / "f").read_text() == "original\n"
+    assert sorted(os.listdir(vol)) == ["f"]
+
+
+def test_volume_errors(env, tmp_path):
+    p = run(env, "-v", "relative:/data", "busybox", "true")
+    assert p.returncode == 125
+    assert b"absolute host path" in p.stderr
+    p = run(env, "-v", str(tmp_path / "missing") + ":/data", "busybox", "true")
+    assert p.returncode == 125
+    assert b"No such file or directory" in p.stderr or b"no such" in p.stderr.lower()
+    p = run(env, "--mount", "type=bind,target=/x,bogus=1", "busybox", "true")
+    assert p.returncode == 125
+    assert b"invalid --mount" in p.stderr
+
+
+def test_mount_flag_and_tmpfs(env, tmp_path):
+    vol = tmp_path / "m"
+    vol.mkdir()
+    p = run(env, "--mount", "type=bind,source=%s,target=/m" % vol,
+            "--mount", "type=tmpfs,target=/t,tmpfs-size=2m", "--tmpfs", "/run/x:size=1m,mode=1777",
+            "busybox", "sh", "-c", "echo hi > /m/file; grep -E ' /t | /run/x ' /proc/mounts; "
+            "stat -c %a /run/x")
+    assert p.returncode == 0, p.stderr
+    assert (vol / "file").read_text() == "hi\n"
+    lines = p.stdout.decode().splitlines()
+    assert any(l.startswith("tmpfs /t tmpfs") and "size=2048k" in l for l in lines), lines
+    assert any(l.startswith("tmpfs /run/x tmpfs") and "size=1024k" in l for l in lines), lines
+    assert lines[-1] == "1777"
+
+
+def test_ulimit_memory_cpus(env):
+    p = run(env, "--ulimit", "nofile=100:200", "-m", "512m", "--cpus", "2", "busybox", "sh",
+            "-c", "ulimit -n; ulimit -Hn; grep -c ^processor /proc/cpuinfo; "
+            "awk '/MemTotal/ {print $2}' /proc/meminfo")
+    assert p.returncode == 0, p.stderr
+    soft, hard, cpus, mem = p.stdout.decode().split()
+    assert (soft, hard, cpus) == ("100", "200", "2")
+    assert 400 * 1024 < int(mem) <= 512 * 1024
+    p = run(env, "--ulimit", "nofile=300:200", "busybox", "true")
+    assert p.returncode == 125 and b"invalid ulimit" in p.stderr
+
+
+def test_env_file(env, tmp_path):
+    f = tmp_path / "env"
+    f.write_text("# a comment\n\nA=1\nB=two words\nFROM_CALLER\nC=x=y\n")
+    e = dict(env, FROM_CALLER="caller")
+    p = run(e, "--env-file", str(f), "-e", "A=cli", "busybox", "env")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.decode().splitlines()
+    for want in ["A=cli", "B=two words", "FROM_CALLER=caller", "C=x=y"]:
+        assert want in lines
+    p = run(env, "--env-file", str(tmp_path / "none"), "busybox", "true")
+    assert p.returncode == 125 and b"env file" in p.stderr
+
+
+def test_env_value_with_newline(env):
+    p = run(env, "-e", "ML=line1\nline2", "busybox", "sh", "-c", 'printf "%s|" "$ML"')
+    assert p.stdout == b"line1\nline2|", p.stderr
+
+
+def test_pull_never_and_name(env):
+    p = run(env, "--pull", "never", "not/here", "true")
+    assert p.returncode == 125
+    assert b"Unable to find" not in p.stderr
+    p = run(env, "--name", "web1", "busybox", "true")
+    assert p.returncode == 0, p.stderr
+    p = run(env, "--name", "-bad", "busybox", "true")
+    assert p.returncode == 125 and b"invalid container name" in p.stderr
+
+
+def test_guest_kernel_is_vxns(env):
+    p = run(env, "busybox", "uname", "-r")
+    assert p.stdout.decode().strip().endswith("-vxn"), p.stdout
+
+
+def test_interactive_line_by_line(env):
+    p = subprocess.Popen([Tool("vdkr").path, "run", "--rm", "-i", "busybox", "sh", "-c",
+                          "while read l; do echo got:$l; done; echo bye"], env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for i in range(3):
+        p.stdin.write(b"line%d\n" % i)
+        p.stdin.flush()
+        assert p.stdout.readline() == b"got:line%d\n" % i
+    p.stdin.close()
+    assert p.stdout.read() == b"bye\n"
+    assert p.wait(timeout=60) == 0
+
+
+def test_output_streams_live(env):
+    p = subprocess.Popen([Tool("vdkr").path, "run", "--rm", "busybox", "sh", "-c",
+                          "echo a; sleep 5; echo b"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    assert p.stdout.readline() == b"a\n"
+    t_a = time.monotonic()
+    assert p.poll() is None  # "a" arrived while the container still runs
+    assert p.stdout.readline() == b"b\n"
+    assert time.monotonic() - t_a > 3
+    assert p.wait(timeout=60) == 0
+
+
+@pytest.fixture(scope="module")
+def special_images(env, tmp_path_factory):
+    top = tmp_path_factory.mktemp("special")
+    bb = open("/bin/busybox", "rb").read()
+    # no /bin/sh: just a static binary
+    noshell = ib.Image([ib.Layer([ib.Dir("bin"), ib.File("bin/busybox", bb, mode=0o755)])],
+                       config={"Entrypoint": ["/bin/busybox", "echo"], "Cmd": ["no", "shell"]})
+    # 50 MB: busybox plus 50 MB of incompressible data
+    big = ib.Image([ib.busybox_layer(), ib.Layer([
+        ib.Dir("data"), ib.File("data/blob", os.urandom(50 << 20))])],
+        config={"Cmd": ["/bin/sh"], "Env": [ib.PATH_ENV]})
+    for name, img in (("noshell:latest", noshell), ("big:latest", big)):
+        archive = str(top / (name.split(":")[0] + ".tar"))
+        img.write_docker_archive(archive, [name])
+        subprocess.run([Tool("vdkr").path, "load", "-i", archive], env=env, check=True,
+                       capture_output=True, timeout=300)
+    return True
+
+
+def test_image_without_shell(env, special_images):
+    p = run(env, "noshell")
+    assert (p.returncode, p.stdout) == (0, b"no shell\n"), p.stderr
+
+
+def test_50mb_image_in_default_memory(env, special_images):
+    p = run(env, "big", "sh", "-c", "wc -c < /data/blob; grep MemTotal /proc/meminfo",
+            timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.decode().split()[0] == str(50 << 20)
+
+
+def test_sigkill_of_vdkr_leaves_no_vm(env):
+    p = subprocess.Popen([Tool("vdkr").path, "run", "--rm", "busybox", "sh", "-c",
+                          "echo up; sleep 100"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    assert p.stdout.readline() == b"up\n"
+    assert qemus(env)
+    p.kill()
+    p.wait()
+    deadline = time.monotonic() + 15
+    while qemus(env) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert qemus(env) == []
+    # the next command runs normally and cleans what the killed one left
+    q = run(env, "busybox", "true")
+    assert q.returncode == 0, q.stderr
+    state = env["VXN_STATE_ROOT"]
+    assert [f for f in glob.glob(state + "/**", recursive=True) if os.path.isfile(f)
+            and "/containers/" in f] == []

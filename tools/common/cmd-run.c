@@ -41,30 +41,53 @@ static void on_winch(int signo)
 
 static void help_run(struct cli *cli)
 {
-	printf("Usage:  %s run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
-	       "Create and run a new container (a VM) from an image\n\n"
-	       "Options:\n"
-	       "      --entrypoint string   Overwrite the default ENTRYPOINT of the image\n"
-	       "  -e, --env NAME=value      Set an environment variable (NAME alone: from here)\n"
-	       "  -h, --hostname string     Container host name\n"
-	       "  -i, --interactive         Keep STDIN open and stream it to the container\n"
-	       "      --memory-mib N        Memory of the VM in MiB (default 256)\n"
-	       "      --cpus N              Virtual CPUs of the VM (default 1)\n"
-	       "      --read-only           Mount the container's root filesystem read-only\n"
-	       "      --rm                  Remove the container when it exits (always, for now)\n"
-	       "  -t, --tty                 Allocate a pseudo-TTY\n"
-	       "  -u, --user string         Username or UID (format: name|uid[:group|gid])\n"
-	       "  -w, --workdir string      Working directory inside the container\n",
-	       cli->tool->name);
+	printf(
+	    "Usage:  %s run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+	    "Create and run a new container (a VM) from an image\n\n"
+	    "Options:\n"
+	    "      --backend NAME        Hypervisor backend (qemu, xen; default: auto)\n"
+	    "      --cpus N              Virtual CPUs of the VM (default 1)\n"
+	    "      --entrypoint string   Overwrite the default ENTRYPOINT of the image\n"
+	    "  -e, --env NAME=value      Set an environment variable (NAME alone: from here)\n"
+	    "      --env-file FILE       Read environment variables from a file\n"
+	    "  -h, --hostname string     Container host name\n"
+	    "  -i, --interactive         Keep STDIN open and stream it to the container\n"
+	    "      --kernel FILE         Guest kernel to boot instead of vxn's\n"
+	    "  -m, --memory SIZE         Memory of the VM (512m, 1g; default 256m)\n"
+	    "      --mount SPEC          type=bind,source=DIR,target=DIR[,readonly] or\n"
+	    "                            type=tmpfs,target=DIR[,tmpfs-size=SIZE]\n"
+	    "      --name string         Name the container (its VM is vxn-NAME)\n"
+	    "      --pull POLICY         missing (default), always or never\n"
+	    "      --read-only           Mount the container's root filesystem read-only\n"
+	    "      --rm                  Remove the container when it exits (always, for now)\n"
+	    "      --stop-signal SIGNAL  Signal that stops the container (default SIGTERM)\n"
+	    "      --stop-timeout N      Accepted for compatibility (foreground runs)\n"
+	    "  -t, --tty                 Allocate a pseudo-TTY\n"
+	    "      --tmpfs DIR[:OPTS]    Mount a tmpfs (size=64m,mode=1777,...)\n"
+	    "      --ulimit NAME=S[:H]   Resource limit (nofile=1024:2048)\n"
+	    "  -u, --user string         Username or UID (format: name|uid[:group|gid])\n"
+	    "  -v, --volume HOST:CTR[:ro]  Share a host directory (both ways; ro enforced here)\n"
+	    "  -w, --workdir string      Working directory inside the container\n",
+	    cli->tool->name);
 }
 
 enum {
 	OPT_ENTRYPOINT = 1000,
 	OPT_RM,
 	OPT_READONLY,
-	OPT_MEMORY,
+	OPT_MEMORY_MIB,
 	OPT_CPUS,
-	OPT_HELP
+	OPT_HELP,
+	OPT_ENV_FILE,
+	OPT_NAME,
+	OPT_TMPFS,
+	OPT_MOUNT,
+	OPT_ULIMIT,
+	OPT_STOP_SIGNAL,
+	OPT_STOP_TIMEOUT,
+	OPT_PULL,
+	OPT_KERNEL,
+	OPT_BACKEND,
 };
 
 static int parse_uint(const char *s, unsigned *out)
@@ -80,10 +103,154 @@ static int parse_uint(const char *s, unsigned *out)
 	return 0;
 }
 
+/* "512m", "1g", "268435456" (bytes), "1024k" -> MiB. */
+static int parse_size_mib(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || (*end && end[1] != '\0'))
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 'b':
+	case 'B':
+		v >>= 20;
+		break;
+	case 'k':
+	case 'K':
+		v >>= 10;
+		break;
+	case 'm':
+	case 'M':
+		break;
+	case 'g':
+	case 'G':
+		v <<= 10;
+		break;
+	default:
+		return -1;
+	}
+	if (v == 0 || v > 1u << 20)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static char **split_commas(const char *s)
+{
+	size_t n = 1, i = 0;
+	char **v, *copy, *save = NULL;
+
+	for (const char *p = s; *p; p++)
+		n += *p == ',';
+	v = calloc(n + 1, sizeof(*v));
+	copy = strdup(s);
+	if (!v || !copy) {
+		free(v);
+		free(copy);
+		return NULL;
+	}
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		v[i++] = strdup(t);
+	free(copy);
+	return v;
+}
+
+/* --mount type=bind,source=/h,target=/c[,readonly] | type=tmpfs,target=/c[,tmpfs-size=N].
+ * 0; -1 with @err (from the library); -2 for a malformed argument. */
+static int add_mount(vxn_spec_opts *spec, const char *arg, vxn_error **err)
+{
+	char **kv = split_commas(arg);
+	const char *type = NULL, *src = NULL, *dst = NULL;
+	const char *opts[3] = { NULL };
+	char size[64];
+	size_t n = 0;
+	int r = kv ? 0 : -2;
+
+	for (size_t i = 0; kv && kv[i] && r == 0; i++) {
+		char *k = kv[i], *v = strchr(k, '=');
+
+		if (v)
+			*v++ = '\0';
+		if (!strcmp(k, "type") && v)
+			type = v;
+		else if ((!strcmp(k, "source") || !strcmp(k, "src")) && v)
+			src = v;
+		else if ((!strcmp(k, "target") || !strcmp(k, "destination") || !strcmp(k, "dst")) &&
+			 v)
+			dst = v;
+		else if ((!strcmp(k, "readonly") || !strcmp(k, "ro")) &&
+			 (!v || !strcmp(v, "true") || !strcmp(v, "1")) && n < 2)
+			opts[n++] = "ro";
+		else if (!strcmp(k, "tmpfs-size") && v && n < 2) {
+			snprintf(size, sizeof(size), "size=%s", v);
+			opts[n++] = size;
+		} else
+			r = -2;
+	}
+	if (r == 0 && (!type || !dst))
+		r = -2;
+	if (r == 0)
+		r = vxn_spec_opts_add_mount(spec, type, src, dst, opts, err) < 0 ? -1 : 0;
+	free_strv(kv);
+	return r;
+}
+
+/* Add each NAME=value line of @path (NAME alone: from our environment; blank
+ * lines and # comments skipped). 0, -1 with @err, or an exit code. */
+static int read_env_file(struct cli *cli, vxn_spec_opts *spec, const char *path, vxn_error **err)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int r = 0;
+
+	if (!f) {
+		cli_error(cli, "open env file %s: %s", path, strerror(errno));
+		return CLI_EXIT_ENGINE;
+	}
+	while (r == 0 && (len = getline(&line, &cap, f)) >= 0) {
+		const char *p = line;
+
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0' || *p == '#')
+			continue;
+		if (strchr(p, '=')) {
+			r = vxn_spec_opts_add_env(spec, p, err);
+		} else if (getenv(p)) {
+			char *kv = malloc(strlen(p) + strlen(getenv(p)) + 2);
+
+			if (!kv)
+				break;
+			sprintf(kv, "%s=%s", p, getenv(p));
+			r = vxn_spec_opts_add_env(spec, kv, err);
+			free(kv);
+		}
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
 struct run_args {
 	vxn_spec_opts *spec;
 	vxn_container_opts *copts;
 	bool tty, interactive, hostname_set;
+	const char *name, *pull;
 };
 
 /* Parse the options into @a. 0 to go on, -1 after --help, or an exit code. */
@@ -94,7 +261,19 @@ static int parse(struct cli *cli, int argc, char **argv, struct run_args *a)
 		{ "env", required_argument, NULL, 'e' },
 		{ "hostname", required_argument, NULL, 'h' },
 		{ "interactive", no_argument, NULL, 'i' },
-		{ "memory-mib", required_argument, NULL, OPT_MEMORY },
+		{ "memory-mib", required_argument, NULL, OPT_MEMORY_MIB },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "env-file", required_argument, NULL, OPT_ENV_FILE },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "tmpfs", required_argument, NULL, OPT_TMPFS },
+		{ "volume", required_argument, NULL, 'v' },
+		{ "mount", required_argument, NULL, OPT_MOUNT },
+		{ "ulimit", required_argument, NULL, OPT_ULIMIT },
+		{ "stop-signal", required_argument, NULL, OPT_STOP_SIGNAL },
+		{ "stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT },
+		{ "pull", required_argument, NULL, OPT_PULL },
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "backend", required_argument, NULL, OPT_BACKEND },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
 		{ "read-only", no_argument, NULL, OPT_READONLY },
 		{ "rm", no_argument, NULL, OPT_RM },
@@ -110,7 +289,7 @@ static int parse(struct cli *cli, int argc, char **argv, struct run_args *a)
 
 	optind = 1;
 	opterr = 0;
-	while (r == 0 && (c = getopt_long(argc, argv, "+:e:h:itu:w:", longopts, NULL)) != -1) {
+	while (r == 0 && (c = getopt_long(argc, argv, "+:e:h:itu:w:m:v:", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_ENTRYPOINT: {
 			const char *ep[] = { optarg, NULL };
@@ -153,7 +332,7 @@ static int parse(struct cli *cli, int argc, char **argv, struct run_args *a)
 			break;
 		case OPT_RM:
 			break;
-		case OPT_MEMORY:
+		case OPT_MEMORY_MIB:
 			if (parse_uint(optarg, &n) < 0 || n < 32)
 				return cli_usage_error(
 				    cli, "invalid --memory-mib '%s': at least 32", optarg);
@@ -167,6 +346,80 @@ static int parse(struct cli *cli, int argc, char **argv, struct run_args *a)
 		case OPT_HELP:
 			help_run(cli);
 			return -1;
+		case 'm':
+			if (parse_size_mib(optarg, &n) < 0 || n < 32)
+				return cli_usage_error(
+				    cli,
+				    "invalid memory '%s': a size such as 512m or 1g, "
+				    "at least 32m",
+				    optarg);
+			r = vxn_container_opts_set_memory_mib(a->copts, n, &err);
+			break;
+		case OPT_ENV_FILE:
+			r = read_env_file(cli, a->spec, optarg, &err);
+			if (r > 0)
+				return r;
+			break;
+		case OPT_NAME:
+			a->name = optarg;
+			break;
+		case OPT_TMPFS: {
+			/* --tmpfs /run[:size=64m,mode=1777] */
+			char *dst = strdup(optarg), *o = dst ? strchr(dst, ':') : NULL;
+			char **opts = NULL;
+
+			if (!dst)
+				return cli_usage_error(cli, "out of memory");
+			if (o) {
+				*o++ = '\0';
+				opts = split_commas(o);
+			}
+			r = vxn_spec_opts_add_mount(a->spec, "tmpfs", NULL, dst,
+						    (const char *const *)opts, &err);
+			free_strv(opts);
+			free(dst);
+			break;
+		}
+		case 'v':
+			r = vxn_spec_opts_add_volume(a->spec, optarg, &err);
+			break;
+		case OPT_MOUNT:
+			r = add_mount(a->spec, optarg, &err);
+			if (r == -2)
+				return cli_usage_error(
+				    cli,
+				    "invalid --mount '%s': expected "
+				    "type=bind,source=DIR,target=DIR[,readonly] or "
+				    "type=tmpfs,target=DIR[,tmpfs-size=N]",
+				    optarg);
+			break;
+		case OPT_ULIMIT:
+			r = vxn_spec_opts_add_ulimit(a->spec, optarg, &err);
+			break;
+		case OPT_STOP_SIGNAL:
+			r = vxn_spec_opts_set_stop_signal(a->spec, optarg, &err);
+			break;
+		case OPT_STOP_TIMEOUT:
+			/* a foreground run ends with its process; accepted as docker does */
+			if (strcmp(optarg, "0") != 0 && parse_uint(optarg, &n) < 0)
+				return cli_usage_error(cli, "invalid --stop-timeout '%s'", optarg);
+			break;
+		case OPT_PULL:
+			if (strcmp(optarg, "missing") && strcmp(optarg, "always") &&
+			    strcmp(optarg, "never"))
+				return cli_usage_error(
+				    cli,
+				    "invalid pull option: '%s' (missing, always or "
+				    "never)",
+				    optarg);
+			a->pull = optarg;
+			break;
+		case OPT_KERNEL:
+			r = vxn_container_opts_set_kernel(a->copts, optarg, &err);
+			break;
+		case OPT_BACKEND:
+			r = vxn_container_opts_set_backend(a->copts, optarg, &err);
+			break;
 		case ':':
 			return cli_usage_error(cli, "flag needs an argument: %s", argv[optind - 1]);
 		default:
@@ -205,12 +458,14 @@ static int new_id(char out[65])
 }
 
 /* The image, pulled first when it is not in the store (as docker run does). */
-static int get_image(struct cli *cli, vxn_image_store *store, const char *name, vxn_image **out,
-		     vxn_error **err)
+static int get_image(struct cli *cli, vxn_image_store *store, const char *name, const char *pull,
+		     vxn_image **out, vxn_error **err)
 {
+	if (pull && strcmp(pull, "always") == 0)
+		return vxn_image_pull(out, store, name, NULL, err) < 0 ? -1 : 0;
 	if (vxn_image_lookup(out, store, name, err) == 0)
 		return 0;
-	if (vxn_error_code(*err) != VXN_ENOTFOUND)
+	if (vxn_error_code(*err) != VXN_ENOTFOUND || (pull && strcmp(pull, "never") == 0))
 		return -1;
 	vxn_error_free(*err);
 	*err = NULL;
@@ -263,8 +518,10 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	id[12] = full12;
 	if (vxn_container_opts_set_id(a.copts, id, &err) < 0)
 		goto fail;
+	if (a.name && vxn_container_opts_set_name(a.copts, a.name, &err) < 0)
+		goto fail;
 	if (vxn_image_store_open(&store, cli->ctx, &err) < 0 ||
-	    get_image(cli, store, argv[optind], &image, &err) < 0 ||
+	    get_image(cli, store, argv[optind], a.pull, &image, &err) < 0 ||
 	    vxn_spec_generate(&spec, image, a.spec, &err) < 0)
 		goto fail;
 	if (a.tty) {
