@@ -21,6 +21,8 @@ packages=(
 	cpio qemu-system-x86
 	# guest kernel (guest/kernel/build-kernel.sh) and the static vxn-init
 	linux-source-6.1 bc bison flex libelf-dev xz-utils lz4 patch make
+	# bench/run_bench.py compares with runc
+	runc
 )
 
 missing=()

@@ -64,6 +64,18 @@ static struct {
 	int pty;
 } st = { .fd = -1, .child = -1, .pty = -1, .stop_signal = SIGTERM };
 
+/* Milliseconds since the kernel started (CLOCK_BOOTTIME): init_ms in READY is
+ * when vxn-init began, ready_ms when READY was built (doc/guest-protocol.md). */
+static int64_t init_start_ms;
+
+static int64_t boottime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -309,8 +321,9 @@ static void handshake(vxn_frame_decoder *dec)
 	int64_t next = 0;
 
 	uname(&u);
-	snprintf(info, sizeof(info), "vxn-init=%s\nkernel=%s\narch=%s\n", VXN_INIT_VERSION,
-		 u.release, u.machine);
+	snprintf(info, sizeof(info),
+		 "vxn-init=%s\nkernel=%s\narch=%s\ninit_ms=%lld\nready_ms=%lld\n", VXN_INIT_VERSION,
+		 u.release, u.machine, (long long)init_start_ms, (long long)boottime_ms());
 	n = vxn_frame_encode_ready(ready, sizeof(ready), tx_seq++, VXN_PROTO_VERSION, info);
 	if (n < 0)
 		die_plain("encode READY failed");
@@ -745,6 +758,7 @@ int main(void)
 	int sfd, n, r;
 	size_t len;
 
+	init_start_ms = boottime_ms();
 	early_mounts();
 	if (read_file("/proc/cmdline", 65536, &cmdline, &len) < 0)
 		die_plain("read /proc/cmdline: %s", strerror(errno));

@@ -111,7 +111,15 @@ static void on_frame(void *userdata, const vxn_frame *f)
 		uint16_t v = version < VXN_PROTO_VERSION ? version : VXN_PROTO_VERSION;
 		send_encoded(s, vxn_frame_encode_start(buf, sizeof(buf), s->seq++, v), buf);
 		s->started = true;
-		log_debug(s->ctx, "session", "guest ready (protocol %u)", (unsigned)version);
+		if (s->info) {
+			/* one log line: the info's lines joined with spaces */
+			_cleanup_free_ char *flat = strdup(s->info);
+			for (char *q = flat; q && *q; q++)
+				if (*q == '\n')
+					*q = ' ';
+			log_debug(s->ctx, "session", "guest ready (protocol %u): %s",
+				  (unsigned)version, flat ? str_strip(flat) : "");
+		}
 		break;
 	}
 	case VXN_FRAME_LOG: {
@@ -145,6 +153,7 @@ static void on_frame(void *userdata, const vxn_frame *f)
 			break;
 		s->exit_status = sig ? 128 + sig : code;
 		s->done = true;
+		log_debug(s->ctx, "session", "process exited: status %d", s->exit_status);
 		send_frame(s, VXN_FRAME_EXIT_ACK, NULL, 0);
 		break;
 	}

@@ -645,8 +645,10 @@ int vxn_container_create(vxn_container **out, vxn_ctx *ctx, vxn_image_store *sto
 		r = build_launch(spec_json, c->id, o, &shares, &launch, err);
 	if (r == 0)
 		r = rootfs_cpio(store, image, &rootfs, err);
-	if (r == 0)
+	if (r == 0) {
+		log_debug(ctx, "container", "%s: preparing", c->name);
 		sweep_stale(vxn_ctx_state_root(ctx));
+	}
 	/* the lock first, then the directory (see sweep_stale()) */
 	_cleanup_free_ char *top = path_join(vxn_ctx_state_root(ctx), "containers");
 	if (r == 0 && (!top || mkdir_p(top, 0700) < 0))
@@ -704,8 +706,10 @@ int vxn_container_create(vxn_container **out, vxn_ctx *ctx, vxn_image_store *sto
 		r = vxn_domain_config_set_vcpus(cfg, o->vcpus, err);
 	if (r == 0 && o && o->backend)
 		r = vxn_domain_config_set_backend(cfg, o->backend, err);
-	if (r == 0)
+	if (r == 0) {
+		log_debug(ctx, "container", "%s: prepared", c->name);
 		r = vxn_domain_create(&c->domain, ctx, cfg, err);
+	}
 	vxn_domain_config_free(cfg);
 	if (r == 0)
 		r = vxn_session_new(&c->session, ctx, vxn_domain_console_fd(c->domain), err);
@@ -750,12 +754,18 @@ int vxn_container_run(vxn_container *c, int in_fd, int out_fd, int err_fd, int *
 	vxn_session_set_log_fd(c->session, logfd);
 	int r = vxn_domain_start(c->domain, err);
 	int status = 0;
-	if (r == 0)
+	if (r == 0) {
+		log_debug(c->ctx, "container", "%s: started", c->name);
 		r = vxn_session_run(c->session, &status, err);
+	}
 	/* the guest powers off after EXIT; give it a bounded time, then force */
 	vxn_domain_shutdown(c->domain, 10000, NULL);
+	log_debug(c->ctx, "container", "%s: VM gone", c->name);
 	if (logfd >= 0)
 		close(logfd);
+	/* a clean run leaves no guest log behind; a failed one keeps it for diagnosis */
+	if (r == 0 && logp)
+		unlink(logp);
 	if (r == 0)
 		*exit_status = status;
 	return r;

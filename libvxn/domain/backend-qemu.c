@@ -194,9 +194,11 @@ static int build_argv(vxn_domain *d, const vxn_domain_config *cfg, struct qemu *
 		r = add(&a, cfg->name);
 	if (r == 0)
 		r = add(&a, "-M");
-	/* microvm: no PCI, no firmware, virtio-mmio found through ACPI */
+	/* microvm: no PCI, no firmware, virtio-mmio found through ACPI. Keep the
+	 * RTC: without it the guest kernel spends ~1 s more booting under TCG
+	 * (measured: 1.84 s vs 0.83 s to power-off, doc/benchmarks.md) */
 	if (r == 0)
-		r = add(&a, "microvm,acpi=on,pic=off,rtc=off,isa-serial=off");
+		r = add(&a, "microvm,acpi=on,pic=off,isa-serial=off");
 	if (r == 0)
 		r = add(&a, "-accel");
 	if (r == 0)
