@@ -361,16 +361,6 @@ static void child_fail(int fd, vxn_boot_stage stage, int errnum, const char *fmt
 	_exit(127);
 }
 
-static bool has_env(char **env, const char *name)
-{
-	size_t len = strlen(name);
-
-	for (; env && *env; env++)
-		if (strncmp(*env, name, len) == 0 && (*env)[len] == '=')
-			return true;
-	return false;
-}
-
 static const char *get_env(char **env, const char *name)
 {
 	size_t len = strlen(name);
@@ -461,7 +451,7 @@ static _Noreturn void child_main(const struct launch *l, const struct identity *
 			   (unsigned)id->uid, (unsigned)id->gid, strerror(errno));
 	if (l->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		child_fail(errfd, VXN_BOOT_STAGE_USER, errno, "no_new_privs: %s", strerror(errno));
-	if (!has_env(env, "HOME")) {
+	if (!get_env(env, "HOME")) {
 		size_t n = strv_length(env);
 		char **e2 = calloc(n + 2, sizeof(*e2));
 
@@ -567,7 +557,8 @@ static int spawn(const struct launch *l, const struct identity *id, struct spawn
 		sp->out = out[0];
 		sp->err = err[0];
 		st.fd = in[1];
-		fcntl(in[1] >= 0 ? in[1] : 0, F_SETFL, O_NONBLOCK);
+		if (in[1] >= 0)
+			fcntl(in[1], F_SETFL, O_NONBLOCK);
 	}
 	if (st.fd >= 0 && st.is_pty)
 		fcntl(st.fd, F_SETFL, fcntl(st.fd, F_GETFL) | O_NONBLOCK);

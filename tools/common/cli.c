@@ -344,3 +344,10 @@ fail:
 	vxn_ctx_free(cli.ctx);
 	return rc;
 }
+
+void cli_free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}

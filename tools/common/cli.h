@@ -76,5 +76,7 @@ int cli_failure_code(const struct cli *cli);
 
 /* Write s as a JSON string literal (with quotes) to out. */
 void cli_json_string(FILE *out, const char *s);
+/* Free a NULL-terminated array of malloc'd strings and the array. NULL is a no-op. */
+void cli_free_strv(char **v);
 
 #endif

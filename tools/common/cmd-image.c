@@ -32,13 +32,6 @@ static int fail(struct cli *cli, vxn_error *err)
 	return rc;
 }
 
-static void free_strv(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* The familiar name of a normalised reference (docker.io/library/x:y -> x:y). */
 static char *familiar(const char *full)
 {
@@ -520,7 +513,7 @@ int cmd_load(struct cli *cli, int argc, char **argv)
 			free(f);
 		}
 	}
-	free_strv(names);
+	cli_free_strv(names);
 	return 0;
 }
 
@@ -718,7 +711,7 @@ int cmd_rmi(struct cli *cli, int argc, char **argv)
 			else
 				printf("%s\n", report[j]);
 		}
-		free_strv(report);
+		cli_free_strv(report);
 	}
 	vxn_image_store_free(store);
 	return rc;
@@ -988,7 +981,7 @@ int cmd_image_prune(struct cli *cli, int argc, char **argv)
 	fmt_size(sz, sizeof(sz), freed);
 	if (!PODMAN(cli))
 		printf("Total reclaimed space: %s\n", sz);
-	free_strv(report);
+	cli_free_strv(report);
 	return 0;
 }
 

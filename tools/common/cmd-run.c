@@ -139,13 +139,6 @@ static int parse_size_mib(const char *s, unsigned *out)
 	return 0;
 }
 
-static void free_strv(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 static char **split_commas(const char *s)
 {
 	size_t n = 1, i = 0;
@@ -202,7 +195,30 @@ static int add_mount(vxn_spec_opts *spec, const char *arg, vxn_error **err)
 		r = -2;
 	if (r == 0)
 		r = vxn_spec_opts_add_mount(spec, type, src, dst, opts, err) < 0 ? -1 : 0;
-	free_strv(kv);
+	cli_free_strv(kv);
+	return r;
+}
+
+/* Add "NAME=value" to the spec; "NAME" alone takes the value from our
+ * environment, or adds nothing when it is unset (docker -e NAME). 0, -1 with
+ * @err, or -ENOMEM. */
+static int add_env_entry(vxn_spec_opts *spec, const char *entry, vxn_error **err)
+{
+	const char *value;
+	char *kv;
+	int r;
+
+	if (strchr(entry, '='))
+		return vxn_spec_opts_add_env(spec, entry, err);
+	value = getenv(entry);
+	if (!value)
+		return 0;
+	kv = malloc(strlen(entry) + strlen(value) + 2);
+	if (!kv)
+		return -ENOMEM;
+	sprintf(kv, "%s=%s", entry, value);
+	r = vxn_spec_opts_add_env(spec, kv, err);
+	free(kv);
 	return r;
 }
 
@@ -229,20 +245,14 @@ static int read_env_file(struct cli *cli, vxn_spec_opts *spec, const char *path,
 			p++;
 		if (*p == '\0' || *p == '#')
 			continue;
-		if (strchr(p, '=')) {
-			r = vxn_spec_opts_add_env(spec, p, err);
-		} else if (getenv(p)) {
-			char *kv = malloc(strlen(p) + strlen(getenv(p)) + 2);
-
-			if (!kv)
-				break;
-			sprintf(kv, "%s=%s", p, getenv(p));
-			r = vxn_spec_opts_add_env(spec, kv, err);
-			free(kv);
-		}
+		r = add_env_entry(spec, p, err);
 	}
 	free(line);
 	fclose(f);
+	if (r == -ENOMEM) {
+		cli_error(cli, "out of memory");
+		return CLI_EXIT_ENGINE;
+	}
 	return r;
 }
 
@@ -298,18 +308,9 @@ static int parse(struct cli *cli, int argc, char **argv, struct run_args *a)
 			break;
 		}
 		case 'e':
-			if (strchr(optarg, '=')) {
-				r = vxn_spec_opts_add_env(a->spec, optarg, &err);
-			} else if (getenv(optarg)) {
-				/* docker -e NAME: the value from our environment, if set */
-				char *kv = malloc(strlen(optarg) + strlen(getenv(optarg)) + 2);
-
-				if (!kv)
-					return cli_usage_error(cli, "out of memory");
-				sprintf(kv, "%s=%s", optarg, getenv(optarg));
-				r = vxn_spec_opts_add_env(a->spec, kv, &err);
-				free(kv);
-			}
+			r = add_env_entry(a->spec, optarg, &err);
+			if (r == -ENOMEM)
+				return cli_usage_error(cli, "out of memory");
 			break;
 		case 'h':
 			a->hostname_set = true;
@@ -376,7 +377,7 @@ static int parse(struct cli *cli, int argc, char **argv, struct run_args *a)
 			}
 			r = vxn_spec_opts_add_mount(a->spec, "tmpfs", NULL, dst,
 						    (const char *const *)opts, &err);
-			free_strv(opts);
+			cli_free_strv(opts);
 			free(dst);
 			break;
 		}
