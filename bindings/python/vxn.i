@@ -278,6 +278,11 @@ VXN_STATUS_FN(vxn_spec_opts_set_workdir)
 VXN_STATUS_FN(vxn_spec_opts_set_user)
 VXN_STATUS_FN(vxn_spec_opts_set_hostname)
 VXN_STATUS_FN(vxn_spec_generate)
+VXN_STATUS_FN(vxn_spec_opts_add_volume)
+VXN_STATUS_FN(vxn_spec_opts_add_mount)
+VXN_STATUS_FN(vxn_spec_opts_add_ulimit)
+VXN_STATUS_FN(vxn_spec_opts_set_stop_signal)
+%apply const char *const *argv { const char *const *options };
 VXN_STATUS_FN(vxn_container_opts_new)
 VXN_STATUS_FN(vxn_container_opts_set_id)
 VXN_STATUS_FN(vxn_container_opts_set_kernel)
@@ -286,7 +291,276 @@ VXN_STATUS_FN(vxn_container_opts_set_memory_mib)
 VXN_STATUS_FN(vxn_container_opts_set_vcpus)
 VXN_STATUS_FN(vxn_container_create)
 VXN_STATUS_FN(vxn_container_run)
+VXN_STATUS_FN(vxn_container_host_info)
 
 %include <vxn/spec.h>
 %include <vxn/session.h>
 %include <vxn/container.h>
+
+/* ---- domain ---- */
+VXN_OPAQUE(vxn_domain_config, vxn_domain_config_free)
+VXN_OPAQUE(vxn_domain, vxn_domain_free)
+/* these block (boot, power-off waits): let other Python threads run */
+%exception vxn_domain_create {
+	Py_BEGIN_ALLOW_THREADS
+	$action
+	Py_END_ALLOW_THREADS
+}
+%exception vxn_domain_shutdown {
+	Py_BEGIN_ALLOW_THREADS
+	$action
+	Py_END_ALLOW_THREADS
+}
+%exception vxn_domain_kill {
+	Py_BEGIN_ALLOW_THREADS
+	$action
+	Py_END_ALLOW_THREADS
+}
+%exception vxn_domain_wait {
+	Py_BEGIN_ALLOW_THREADS
+	$action
+	Py_END_ALLOW_THREADS
+}
+VXN_STATUS_FN(vxn_domain_config_new)
+VXN_STATUS_FN(vxn_domain_config_set_name)
+VXN_STATUS_FN(vxn_domain_config_set_kernel)
+VXN_STATUS_FN(vxn_domain_config_add_initrd)
+VXN_STATUS_FN(vxn_domain_config_set_cmdline)
+VXN_STATUS_FN(vxn_domain_config_set_memory_mib)
+VXN_STATUS_FN(vxn_domain_config_set_vcpus)
+VXN_STATUS_FN(vxn_domain_config_add_share)
+VXN_STATUS_FN(vxn_domain_config_set_log_file)
+VXN_STATUS_FN(vxn_domain_config_set_backend)
+VXN_STATUS_FN(vxn_domain_config_set_create_timeout_ms)
+VXN_STATUS_FN(vxn_domain_create)
+VXN_STATUS_FN(vxn_domain_start)
+VXN_STATUS_FN(vxn_domain_pause)
+VXN_STATUS_FN(vxn_domain_resume)
+VXN_STATUS_FN(vxn_domain_shutdown)
+VXN_STATUS_FN(vxn_domain_kill)
+VXN_STATUS_FN(vxn_domain_wait)
+VXN_STATUS_FN(vxn_domain_destroy)
+%include <vxn/domain.h>
+
+/* ---- boot protocol: frames as Python bytes, decoded frames as dicts ---- */
+/* buffers and callbacks do not map onto Python: these wrappers take their place */
+%ignore vxn_frame_encode;
+%ignore vxn_frame_decoder_new;
+%ignore vxn_frame_decoder_free;
+%ignore vxn_frame_decoder_feed;
+%ignore vxn_frame_decoder_finish;
+%ignore vxn_frame_decoder_pending;
+%ignore vxn_frame_decoder_stat;
+%ignore vxn_frame_fn;
+%ignore vxn_frame_foreign_fn;
+%rename("$ignore", regextarget=1) "^vxn_frame_(encode|parse)_";
+%ignore vxn_frame_get_type;
+%ignore vxn_frame_get_stream;
+%ignore vxn_frame_get_seq;
+%ignore vxn_frame_get_flags;
+%ignore vxn_frame_get_payload;
+%ignore vxn_crc32c;
+%include <vxn/boot.h>
+
+%{
+/* A frame as a dict: type, name, stream, seq, flags, payload, plus the
+ * fields of its typed payload when it parses (doc/guest-protocol.md §9). */
+static PyObject *py_frame_dict(const vxn_frame *f)
+{
+	size_t n = 0;
+	const void *p = vxn_frame_get_payload(f, &n);
+	unsigned t = vxn_frame_get_type(f);
+	PyObject *d = Py_BuildValue("{s:I,s:s,s:k,s:k,s:k,s:y#}", "type", t, "name",
+				    vxn_frame_type_name(t), "stream",
+				    (unsigned long)vxn_frame_get_stream(f), "seq",
+				    (unsigned long)vxn_frame_get_seq(f), "flags",
+				    (unsigned long)vxn_frame_get_flags(f), "payload", p,
+				    (Py_ssize_t)n);
+	if (!d)
+		return NULL;
+	PyObject *extra = NULL;
+	const char *s = NULL;
+	size_t sl = 0;
+	uint16_t u1 = 0, u2 = 0;
+	int i1 = 0, i2 = 0;
+	uint32_t w = 0;
+	vxn_log_level lvl;
+	vxn_log_source src;
+	vxn_boot_stage stage;
+	switch (t) {
+	case VXN_FRAME_READY:
+		if (vxn_frame_parse_ready(f, &u1, &s, &sl) == 0)
+			extra = Py_BuildValue("{s:H,s:s#}", "version", u1, "info", s, (Py_ssize_t)sl);
+		break;
+	case VXN_FRAME_START:
+		if (vxn_frame_parse_start(f, &u1) == 0)
+			extra = Py_BuildValue("{s:H}", "version", u1);
+		break;
+	case VXN_FRAME_LOG:
+		if (vxn_frame_parse_log(f, &lvl, &src, &s, &sl) == 0)
+			extra = Py_BuildValue("{s:i,s:i,s:s#}", "level", (int)lvl, "source", (int)src,
+					      "text", s, (Py_ssize_t)sl);
+		break;
+	case VXN_FRAME_STDIN_CREDIT:
+		if (vxn_frame_parse_credit(f, &w) == 0)
+			extra = Py_BuildValue("{s:k}", "bytes", (unsigned long)w);
+		break;
+	case VXN_FRAME_RESIZE:
+		if (vxn_frame_parse_resize(f, &u1, &u2) == 0)
+			extra = Py_BuildValue("{s:H,s:H}", "rows", u1, "cols", u2);
+		break;
+	case VXN_FRAME_SIGNAL:
+		if (vxn_frame_parse_signal(f, &i1) == 0)
+			extra = Py_BuildValue("{s:i}", "signo", i1);
+		break;
+	case VXN_FRAME_EXIT:
+		if (vxn_frame_parse_exit(f, &i1, &i2, &w) == 0)
+			extra = Py_BuildValue("{s:i,s:i,s:k}", "exit_code", i1, "signo", i2,
+					      "exit_flags", (unsigned long)w);
+		break;
+	case VXN_FRAME_ERROR:
+		if (vxn_frame_parse_error(f, &stage, &i1, &s, &sl) == 0)
+			extra = Py_BuildValue("{s:i,s:i,s:s#}", "stage", (int)stage, "errnum", i1,
+					      "message", s, (Py_ssize_t)sl);
+		break;
+	default:
+		break;
+	}
+	if (extra) {
+		PyDict_Update(d, extra);
+		Py_DECREF(extra);
+	}
+	PyErr_Clear(); /* a payload that is not valid UTF-8 just has no typed fields */
+	return d;
+}
+
+struct py_decoder {
+	vxn_frame_decoder *dec;
+	PyObject *events; /* list being filled during one feed()/finish() */
+};
+
+static void py_on_frame(void *userdata, const vxn_frame *f)
+{
+	struct py_decoder *pd = userdata;
+	PyObject *d = py_frame_dict(f);
+	if (d) {
+		PyList_Append(pd->events, d);
+		Py_DECREF(d);
+	}
+}
+
+static void py_on_foreign(void *userdata, const void *bytes, size_t size)
+{
+	struct py_decoder *pd = userdata;
+	PyObject *b = PyBytes_FromStringAndSize(bytes, (Py_ssize_t)size);
+	if (b) {
+		PyList_Append(pd->events, b);
+		Py_DECREF(b);
+	}
+}
+%}
+
+%typemap(in) (const void *data, size_t size) (Py_buffer view) {
+	if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) < 0)
+		SWIG_fail;
+	$1 = view.buf;
+	$2 = (size_t)view.len;
+}
+%typemap(freearg) (const void *data, size_t size) {
+	PyBuffer_Release(&view$argnum);
+}
+
+%inline %{
+/* CRC32C as the protocol uses it (vxn_crc32c()). */
+uint32_t crc32c(const void *data, size_t size, uint32_t crc)
+{
+	return vxn_crc32c(crc, data, size);
+}
+%}
+
+%inline %{
+/* Encode one frame: the bytes (vxn_frame_encode()); ValueError when it cannot be. */
+PyObject *frame_encode(unsigned type, uint32_t stream, uint32_t seq, const void *data,
+		       size_t size)
+{
+	size_t cap = VXN_FRAME_SIZE(size);
+	void *buf = malloc(cap);
+	if (!buf)
+		return PyErr_NoMemory();
+	int n = vxn_frame_encode(buf, cap, type, stream, seq, data, size);
+	PyObject *r = n > 0 ? PyBytes_FromStringAndSize(buf, n) : NULL;
+	if (n <= 0)
+		PyErr_SetString(PyExc_ValueError, "cannot encode this frame");
+	free(buf);
+	return r;
+}
+
+/* The frames a host sends, typed (the guest's are decoded by FrameDecoder). */
+#define PY_ENCODE(call)                                                   \
+	do {                                                              \
+		unsigned char b[VXN_FRAME_SIZE(64)];                      \
+		int n = call;                                             \
+		if (n <= 0) {                                             \
+			PyErr_SetString(PyExc_ValueError, "bad frame fields"); \
+			return NULL;                                      \
+		}                                                         \
+		return PyBytes_FromStringAndSize((char *)b, n);           \
+	} while (0)
+PyObject *frame_encode_start(uint32_t seq, uint16_t version)
+{
+	PY_ENCODE(vxn_frame_encode_start(b, sizeof(b), seq, version));
+}
+PyObject *frame_encode_resize(uint32_t stream, uint32_t seq, uint16_t rows, uint16_t cols)
+{
+	PY_ENCODE(vxn_frame_encode_resize(b, sizeof(b), stream, seq, rows, cols));
+}
+PyObject *frame_encode_signal(uint32_t stream, uint32_t seq, int signo)
+{
+	PY_ENCODE(vxn_frame_encode_signal(b, sizeof(b), stream, seq, signo));
+}
+
+typedef struct FrameDecoder {
+	struct py_decoder pd;
+} FrameDecoder;
+%}
+
+%extend FrameDecoder {
+	FrameDecoder() {
+		FrameDecoder *d = calloc(1, sizeof(*d));
+		if (d && vxn_frame_decoder_new(&d->pd.dec, py_on_frame, py_on_foreign, &d->pd) < 0) {
+			free(d);
+			d = NULL;
+		}
+		if (!d)
+			PyErr_NoMemory();
+		return d;
+	}
+	~FrameDecoder() {
+		vxn_frame_decoder_free($self->pd.dec);
+		free($self);
+	}
+	/* Feed bytes: the frames (dicts) and foreign runs (bytes) they complete, in order. */
+	PyObject *feed(const void *data, size_t size) {
+		PyObject *l = PyList_New(0);
+		$self->pd.events = l;
+		if (l)
+			vxn_frame_decoder_feed($self->pd.dec, data, size);
+		$self->pd.events = NULL;
+		return l;
+	}
+	/* End of stream: what the held bytes turn out to be. */
+	PyObject *finish() {
+		PyObject *l = PyList_New(0);
+		$self->pd.events = l;
+		if (l)
+			vxn_frame_decoder_finish($self->pd.dec);
+		$self->pd.events = NULL;
+		return l;
+	}
+	size_t pending() {
+		return vxn_frame_decoder_pending($self->pd.dec);
+	}
+	unsigned long long stat(int which) {
+		return vxn_frame_decoder_stat($self->pd.dec, (vxn_frame_stat)which);
+	}
+}

@@ -416,6 +416,10 @@ int launch_parse(struct launch *l, const char *text, struct init_error *e)
 		BAD("process.cwd: '%s' is not an absolute path", l->cwd);
 		goto out;
 	}
+	if (!l->cwd && !(l->cwd = strdup("/"))) { /* the documented default */
+		BAD("out of memory");
+		goto out;
+	}
 	i = 022;
 	if (get_int(proc, "umask", "process.", 0, 0777, NULL, &i, e) < 0)
 		goto out;

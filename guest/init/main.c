@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/input.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -62,7 +63,8 @@ static struct {
 	bool child_running;
 	int stop_signal;
 	int pty;
-} st = { .fd = -1, .child = -1, .pty = -1, .stop_signal = SIGTERM };
+	int power_button; /* evdev fd of the ACPI power button, or -1 */
+} st = { .fd = -1, .child = -1, .pty = -1, .stop_signal = SIGTERM, .power_button = -1 };
 
 /* Milliseconds since the kernel started (CLOCK_BOOTTIME): init_ms in READY is
  * when vxn-init began, ready_ms when READY was built (doc/guest-protocol.md). */
@@ -599,6 +601,46 @@ static void feed_stdin(void)
 		close_stdin();
 }
 
+/*
+ * The ACPI power button (QEMU's system_powerdown) as an evdev device: the first
+ * /dev/input/event* that can report KEY_POWER. -1 when the kernel has none.
+ */
+static int open_power_button(void)
+{
+	for (int i = 0; i < 32; i++) {
+		char path[32];
+		unsigned long keys[KEY_MAX / (8 * sizeof(long)) + 1] = { 0 };
+		const size_t bits = 8 * sizeof(long);
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/input/event%d", i);
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				break;
+			continue;
+		}
+		if (ioctl(fd, EVIOCGBIT(EV_KEY, sizeof(keys)), keys) >= 0 &&
+		    (keys[KEY_POWER / bits] >> (KEY_POWER % bits)) & 1)
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+/* A press of the power button asks for shutdown: the process gets the stop signal. */
+static void power_button_event(void)
+{
+	struct input_event ev;
+
+	while (read(st.power_button, &ev, sizeof(ev)) == (ssize_t)sizeof(ev))
+		if (ev.type == EV_KEY && ev.code == KEY_POWER && ev.value == 1 &&
+		    st.child_running) {
+			init_log(VXN_LOG_INFO, "power button: sending signal %d", st.stop_signal);
+			kill(st.child, st.stop_signal);
+		}
+}
+
 static void reap(int *status, bool *done)
 {
 	int s;
@@ -624,13 +666,17 @@ static int supervise(vxn_frame_decoder *dec, struct spawn *sp, int sfd)
 	if (st.fd >= 0)
 		grant(STDIN_WINDOW);
 	while (!done || sp->out >= 0 || sp->err >= 0) {
-		struct pollfd pfd[5];
-		int np = 0, ic, is = -1, io = -1, ie = -1, iw = -1, timeout = -1;
+		struct pollfd pfd[6];
+		int np = 0, ic, is = -1, io = -1, ie = -1, iw = -1, ip = -1, timeout = -1;
 
 		pfd[np] = (struct pollfd){ .fd = con, .events = POLLIN };
 		ic = np++;
 		pfd[np] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		is = np++;
+		if (st.power_button >= 0) {
+			pfd[np] = (struct pollfd){ .fd = st.power_button, .events = POLLIN };
+			ip = np++;
+		}
 		if (sp->out >= 0) {
 			pfd[np] = (struct pollfd){ .fd = sp->out, .events = POLLIN };
 			io = np++;
@@ -667,6 +713,8 @@ static int supervise(vxn_frame_decoder *dec, struct spawn *sp, int sfd)
 		}
 		if (pfd[ic].revents & (POLLIN | POLLHUP))
 			pump_console(dec);
+		if (ip >= 0 && (pfd[ip].revents & POLLIN))
+			power_button_event();
 		if (io >= 0 && (pfd[io].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		    forward(sp->out, VXN_FRAME_STDOUT) < 0) {
 			if (sp->out != st.pty)
@@ -753,6 +801,14 @@ int main(void)
 	early_mounts();
 	if (read_file("/proc/cmdline", 65536, &cmdline, &len) < 0)
 		die_plain("read /proc/cmdline: %s", strerror(errno));
+	/* the host's accelerator probe (doc/backend-contract.md): booting is the test */
+	proto = cmdline_value(cmdline, "vxn.probe");
+	if (proto && strcmp(proto, "1") == 0) {
+		sync();
+		reboot(RB_POWER_OFF);
+		_exit(0);
+	}
+	free(proto);
 	proto = cmdline_value(cmdline, "vxn.proto");
 	if (!proto || strcmp(proto, "1") != 0)
 		die_plain("unsupported protocol version \"vxn.proto=%s\" (this vxn-init speaks 1)",
@@ -782,6 +838,7 @@ int main(void)
 	unlink(LAUNCH_PATH);
 
 	open_console();
+	st.power_button = open_power_button();
 	if (vxn_frame_decoder_new(&dec, on_frame, on_foreign, NULL) < 0)
 		die_plain("out of memory");
 	handshake(dec);

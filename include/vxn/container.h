@@ -80,6 +80,29 @@ VXN_EXPORT int vxn_container_pid(const vxn_container *c);
 VXN_EXPORT int vxn_container_run(vxn_container *c, int in_fd, int out_fd, int err_fd,
 				 int *exit_status, vxn_error **err);
 
+/**
+ * How this host would run a container created with @p opts (NULL: defaults),
+ * without creating one: `vdkr info` prints it.
+ *
+ * Lines "key=value": `backend` (qemu or xen) and `backend_reason` (how it was
+ * chosen: the backend key/flag, or what auto found), `kernel` and `initramfs`
+ * (the files a run would boot), then the backend's own: for qemu `accel` (kvm
+ * or tcg), `accel_reason` (the accel key, /dev/kvm's state, or what the KVM
+ * probe boot saw) and `qemu` (the program). Other keys may follow; callers
+ * ignore keys they do not know.
+ *
+ * The QEMU backend may boot its KVM probe guest here (at most about 8 s,
+ * once per QEMU and kernel; the answer is cached under the data root), as the
+ * first vxn_container_create() would.
+ *
+ * @param out_report receives the lines, NULL-terminated, caller-owned (free
+ *        each and the array).
+ * @return 0; VXN_ENOTSUP (no usable backend: the message says why);
+ *         VXN_ENOTFOUND (no guest kernel or initramfs); VXN_ENOMEM.
+ */
+VXN_EXPORT int vxn_container_host_info(char ***out_report, vxn_ctx *ctx,
+				       const vxn_container_opts *opts, vxn_error **err);
+
 /** Destroy the VM (if still there), remove temporary files, free. NULL is a no-op. */
 VXN_EXPORT void vxn_container_free(vxn_container *c);
 

@@ -20,6 +20,7 @@
 
 #include "boot/cpio.h"
 #include "core/private.h"
+#include "domain/backend.h"
 #include "image/store-private.h"
 #include "shared/json.h"
 #include "shared/util.h"
@@ -713,14 +714,53 @@ int vxn_container_create(vxn_container **out, vxn_ctx *ctx, vxn_image_store *sto
 	vxn_domain_config_free(cfg);
 	if (r == 0)
 		r = vxn_session_new(&c->session, ctx, vxn_domain_console_fd(c->domain), err);
-	if (r == 0 && o && o->ready_timeout_ms)
-		vxn_session_set_ready_timeout_ms(c->session, o->ready_timeout_ms);
+	if (r == 0) {
+		/* boot-to-ready deadline: the option, else the boot_timeout key (seconds) */
+		const char *bt = vxn_ctx_get(ctx, "boot_timeout");
+		unsigned ms = o && o->ready_timeout_ms ? o->ready_timeout_ms
+			      : bt		       ? (unsigned)strtoul(bt, NULL, 10) * 1000
+						       : 0;
+		if (ms)
+			vxn_session_set_ready_timeout_ms(c->session, ms);
+	}
 	if (r < 0) {
 		vxn_container_free(c);
 		return r;
 	}
 	*out = c;
 	return 0;
+}
+
+int vxn_container_host_info(char ***out_report, vxn_ctx *ctx, const vxn_container_opts *o,
+			    vxn_error **err)
+{
+	_cleanup_free_ char *kernel = NULL, *base = NULL;
+	_cleanup_strv_ char **report = NULL;
+	vxn_domain_config *cfg = NULL;
+	int r = find_kernel(ctx, o, &kernel, err);
+	if (r == 0)
+		r = find_initramfs(ctx, &base, err);
+	if (r == 0)
+		r = vxn_domain_config_new(&cfg, err);
+	if (r == 0)
+		r = vxn_domain_config_set_name(cfg, "vxn-probe", err);
+	if (r == 0)
+		r = vxn_domain_config_set_kernel(cfg, kernel, err);
+	if (r == 0)
+		r = vxn_domain_config_add_initrd(cfg, base, err);
+	if (r == 0 && o && o->backend)
+		r = vxn_domain_config_set_backend(cfg, o->backend, err);
+	if (r == 0)
+		r = domain_host_info(ctx, cfg, &report, err);
+	vxn_domain_config_free(cfg);
+	if (r == 0 && (strv_push_take(&report, str_printf("kernel=%s", kernel)) < 0 ||
+		       strv_push_take(&report, str_printf("initramfs=%s", base)) < 0))
+		r = error_set(err, VXN_ENOMEM, ENOMEM, "out of memory");
+	if (r == 0) {
+		*out_report = report;
+		report = NULL;
+	}
+	return r;
 }
 
 vxn_session *vxn_container_session(vxn_container *c)

@@ -16,6 +16,7 @@ enum key_kind {
 	KEY_CHOICE,    /* one of a fixed list */
 	KEY_PROGRAM,   /* a program name (looked up in PATH) or an absolute path */
 	KEY_OPT_PATH,  /* absolute path, or empty for "not set" */
+	KEY_SECONDS,   /* whole seconds, 1 to 3600 */
 };
 
 enum key_index {
@@ -28,6 +29,8 @@ enum key_index {
 	K_QEMU,
 	K_ACCEL,
 	K_INITRAMFS,
+	K_BOOT_TIMEOUT,
+	K_KVM_DEVICE,
 	K__MAX,
 };
 
@@ -49,11 +52,13 @@ static const struct key_def {
 	[K_QEMU] = { "qemu", KEY_PROGRAM, NULL, "qemu-system-x86_64" },
 	[K_ACCEL] = { "accel", KEY_CHOICE, accel_choices, "auto" },
 	[K_INITRAMFS] = { "initramfs", KEY_OPT_PATH, NULL, "" },
+	[K_BOOT_TIMEOUT] = { "boot_timeout", KEY_SECONDS, NULL, "60" },
+	[K_KVM_DEVICE] = { "kvm_device", KEY_PATH, NULL, "/dev/kvm" },
 };
 
 static const char *const key_names[K__MAX + 1] = {
-	"state_root", "data_root", "log_root", "log_level", "backend",
-	"kernel",     "qemu",	   "accel",    "initramfs", NULL,
+	"state_root", "data_root", "log_root",	"log_level",	"backend",    "kernel",
+	"qemu",	      "accel",	   "initramfs", "boot_timeout", "kvm_device", NULL,
 };
 
 static const char *const origin_names[] = { "default", "file", "env", "set" };
@@ -112,6 +117,14 @@ static const char *key_check(int k, const char *value)
 		return NULL;
 	case KEY_OPT_PATH:
 		return value[0] && value[0] != '/' ? "must be an absolute path" : NULL;
+	case KEY_SECONDS: {
+		char *end = NULL;
+		errno = 0;
+		long v = strtol(value, &end, 10);
+		return errno || end == value || *end || v < 1 || v > 3600
+			   ? "must be a whole number of seconds from 1 to 3600"
+			   : NULL;
+	}
 	}
 	return "unknown kind";
 }

@@ -331,19 +331,11 @@ static void drain_events(struct qemu *q)
 	}
 }
 
-/* One probe boot with KVM: usable only if the guest powers off by itself in time. */
-static bool kvm_probe(vxn_domain *d, const vxn_domain_config *cfg, const char *initrd);
+/* One probe boot with KVM: usable only if the guest powers off by itself in time.
+ * *why: what the probe saw (malloc'd, may stay NULL on out of memory). */
+static bool kvm_probe(vxn_ctx *ctx, const vxn_domain_config *cfg, const char *initrd, char **why);
 
 static int qemu_create(vxn_domain *d, const vxn_domain_config *cfg, vxn_error **err);
-
-static bool kvm_accessible(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
 
 /* Cached answer of the probe: <data_root>/cache/qemu-accel, keyed by QEMU and kernel identity. */
 static char *probe_key(vxn_ctx *ctx, const char *kernel)
@@ -357,44 +349,58 @@ static char *probe_key(vxn_ctx *ctx, const char *kernel)
 			  (long long)b.st_mtime);
 }
 
-static int choose_accel(vxn_domain *d, const vxn_domain_config *cfg, const char *initrd, bool *kvm)
+/*
+ * KVM or TCG, and why (*why malloc'd, may be NULL on out of memory). The probe
+ * boot runs once per QEMU and kernel identity; its answer is cached in
+ * <data_root>/cache/qemu-accel as "<key>\n<kvm|tcg>\n<why>\n".
+ */
+static void choose_accel(vxn_ctx *ctx, const vxn_domain_config *cfg, const char *initrd, bool *kvm,
+			 char **why)
 {
-	const char *want = vxn_ctx_get(d->ctx, "accel");
-	if (want && strcmp(want, "tcg") == 0) {
+	const char *want = vxn_ctx_get(ctx, "accel");
+	*why = NULL;
+	if (want && (strcmp(want, "tcg") == 0 || strcmp(want, "kvm") == 0)) {
+		*kvm = strcmp(want, "kvm") == 0;
+		*why = str_printf("accel=%s is set (%s)", want, vxn_ctx_get_origin(ctx, "accel"));
+		return;
+	}
+	const char *dev = vxn_ctx_get(ctx, "kvm_device");
+	int fd = open(dev ? dev : "/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
 		*kvm = false;
-		return 0;
+		*why = str_printf("%s: %s", dev ? dev : "/dev/kvm", strerror(errno));
+		log_debug(ctx, "domain", "%s: TCG", *why ? *why : "/dev/kvm not usable");
+		return;
 	}
-	if (want && strcmp(want, "kvm") == 0) {
-		*kvm = true;
-		return 0;
-	}
-	if (!kvm_accessible()) {
-		log_debug(d->ctx, "domain", "/dev/kvm not usable: TCG");
-		*kvm = false;
-		return 0;
-	}
-	_cleanup_free_ char *cache = path_join(vxn_ctx_data_root(d->ctx), "cache/qemu-accel");
-	_cleanup_free_ char *key = probe_key(d->ctx, cfg->kernel);
+	close(fd);
+	_cleanup_free_ char *cache = path_join(vxn_ctx_data_root(ctx), "cache/qemu-accel");
+	_cleanup_free_ char *key = probe_key(ctx, cfg->kernel);
 	_cleanup_free_ char *text = NULL;
 	if (cache && key && read_file(cache, 4096, &text, NULL) == 0) {
 		char *nl = strchr(text, '\n');
 		if (nl && (size_t)(nl - text) == strlen(key) &&
 		    strncmp(text, key, strlen(key)) == 0) {
-			*kvm = strncmp(nl + 1, "kvm", 3) == 0;
-			log_debug(d->ctx, "domain", "accelerator (cached probe): %s",
-				  *kvm ? "kvm" : "tcg");
-			return 0;
+			*kvm = strncmp(nl + 1, "kvm\n", 4) == 0;
+			char *reason = strchr(nl + 1, '\n');
+			if (reason)
+				reason[1 + strcspn(reason + 1, "\n")] = '\0';
+			*why = str_printf("%s (cached probe)",
+					  reason && reason[1] ? reason + 1 : "probe boot");
+			log_debug(ctx, "domain", "accelerator %s: %s", *kvm ? "kvm" : "tcg",
+				  STRPTR_OR(*why, ""));
+			return;
 		}
 	}
-	*kvm = kvm_probe(d, cfg, initrd);
-	log_info(d->ctx, "domain", "KVM probe: %s", *kvm ? "KVM works" : "KVM unusable, using TCG");
+	*kvm = kvm_probe(ctx, cfg, initrd, why);
+	log_info(ctx, "domain", "KVM probe: %s; using %s", STRPTR_OR(*why, "?"),
+		 *kvm ? "KVM" : "TCG");
 	if (cache && key) {
-		_cleanup_free_ char *dir = path_join(vxn_ctx_data_root(d->ctx), "cache");
-		_cleanup_free_ char *line = str_printf("%s\n%s\n", key, *kvm ? "kvm" : "tcg");
+		_cleanup_free_ char *dir = path_join(vxn_ctx_data_root(ctx), "cache");
+		_cleanup_free_ char *line =
+		    str_printf("%s\n%s\n%s\n", key, *kvm ? "kvm" : "tcg", STRPTR_OR(*why, ""));
 		if (dir && line && mkdir_p(dir, 0700) == 0)
 			write_file_atomic(cache, line, strlen(line), 0644);
 	}
-	return 0;
 }
 
 static int launch(vxn_domain *d, const vxn_domain_config *cfg, const char *initrd,
@@ -479,9 +485,11 @@ static int qemu_create(vxn_domain *d, const vxn_domain_config *cfg, vxn_error **
 		initrd = strdup(cfg->initrds[0]);
 	}
 	bool temp_initrd = ninit > 1;
-	int r = choose_accel(d, cfg, initrd, &q->kvm);
+	_cleanup_free_ char *why = NULL;
+	choose_accel(d->ctx, cfg, initrd, &q->kvm, &why);
+	int r = 0;
 	_cleanup_free_ char *cmdline = NULL;
-	unsigned long khz = q->kvm ? 0 : host_tsc_khz();
+	unsigned long khz = host_tsc_khz(); /* needed under TCG, right under KVM */
 	if (r == 0) {
 		cmdline = khz ? str_printf("%s%sconsole=hvc0 tsc_early_khz=%lu",
 					   STRPTR_OR(cfg->cmdline, ""),
@@ -519,46 +527,74 @@ static int qemu_create(vxn_domain *d, const vxn_domain_config *cfg, vxn_error **
 	return r;
 }
 
-static bool kvm_probe(vxn_domain *d, const vxn_domain_config *cfg, const char *initrd)
+static bool kvm_probe(vxn_ctx *ctx, const vxn_domain_config *cfg, const char *initrd, char **why)
 {
 	struct qemu probe = { .pidfd = -1, .qmp.fd = -1, .kvm = true };
-	_cleanup_free_ char *dir = state_dir(d->ctx);
-	if (!dir)
+	_cleanup_free_ char *dir = state_dir(ctx);
+	if (!dir) {
+		*why = str_printf("state directory: %s", strerror(errno));
 		return false;
+	}
 	probe.stderr_path = str_printf("%s/kvm-probe-XXXXXX.log", dir);
 	int fd = probe.stderr_path ? mkostemps(probe.stderr_path, 4, O_CLOEXEC) : -1;
 	if (fd < 0) {
+		*why = str_printf("probe log: %s", strerror(errno));
 		free(probe.stderr_path);
 		return false;
 	}
 	close(fd);
-	vxn_domain pd = { .ctx = d->ctx, .console_fd = -1 };
+	vxn_domain pd = { .ctx = ctx, .console_fd = -1 };
 	bool ok = false;
-	if (launch(&pd, cfg, initrd, "console=hvc0 quiet panic=-1 vxn.probe=1", &probe, NULL) ==
-	    0) {
-		long long deadline = now_ms() + PROBE_TIMEOUT_MS;
-		if (qmp_handshake(&probe.qmp, deadline, NULL) == 0 &&
-		    qmp_command(&probe.qmp, "cont", NULL, NULL, deadline, NULL) == 0) {
-			/* Read the console so the guest never blocks on it; wait for exit. */
-			while (now_ms() < deadline && !probe.reaped) {
-				struct pollfd p[2] = { { pd.console_fd, POLLIN, 0 },
-						       { probe.pidfd, POLLIN, 0 } };
-				if (poll(p, 2, 100) > 0 && (p[0].revents & POLLIN)) {
-					char buf[4096];
-					if (read(pd.console_fd, buf, sizeof(buf)) <= 0)
-						p[0].fd = -1;
-				}
-				qemu_reap(&probe, false);
-				if (stderr_has(&probe, "KVM internal error"))
-					break;
+	vxn_error *e = NULL;
+	long long t0 = now_ms(), deadline = t0 + PROBE_TIMEOUT_MS;
+	/* tsc_early_khz= as for TCG boots: right under KVM too, and a probe that runs
+	 * under TCG (a stand-in, a nested host) does not stall in calibration */
+	unsigned long khz = host_tsc_khz();
+	_cleanup_free_ char *cmdline =
+	    khz ? str_printf("console=hvc0 quiet panic=-1 vxn.probe=1 tsc_early_khz=%lu", khz)
+		: strdup("console=hvc0 quiet panic=-1 vxn.probe=1");
+	if (!cmdline) {
+		*why = NULL;
+	} else if (launch(&pd, cfg, initrd, cmdline, &probe, &e) < 0) {
+		*why = str_printf("probe boot: %s", vxn_error_message(e));
+	} else if (qmp_handshake(&probe.qmp, deadline, NULL) < 0 ||
+		   qmp_command(&probe.qmp, "cont", NULL, NULL, deadline, NULL) < 0) {
+		*why = str_printf("probe boot: QEMU did not answer QMP within %d ms",
+				  PROBE_TIMEOUT_MS);
+	} else {
+		/* Read the console so the guest never blocks on it; wait for exit. */
+		bool con_open = true, internal = false;
+		while (now_ms() < deadline && !probe.reaped && !internal) {
+			struct pollfd p[2] = { { con_open ? pd.console_fd : -1, POLLIN, 0 },
+					       { probe.pidfd, POLLIN, 0 } };
+			if (poll(p, 2, 100) > 0 && p[0].revents) {
+				char buf[4096];
+				if (read(pd.console_fd, buf, sizeof(buf)) <= 0)
+					con_open = false;
 			}
+			qemu_reap(&probe, false);
+			internal = stderr_has(&probe, "KVM internal error");
 		}
 		ok = probe.reaped && WIFEXITED(probe.status) && WEXITSTATUS(probe.status) == 0 &&
-		     !stderr_has(&probe, "KVM internal error");
-		if (!probe.reaped) {
-			kill(probe.pid, SIGKILL);
-			qemu_reap(&probe, true);
-		}
+		     !internal;
+		if (ok)
+			*why =
+			    str_printf("a probe guest booted and powered off under KVM in %lld ms",
+				       now_ms() - t0);
+		else if (internal)
+			*why = strdup("the probe guest died with \"KVM internal error\"");
+		else if (!probe.reaped)
+			*why = str_printf("the probe guest did not power off within %d ms",
+					  PROBE_TIMEOUT_MS);
+		else
+			*why = str_printf("the probe QEMU exited with status %d",
+					  WIFEXITED(probe.status) ? WEXITSTATUS(probe.status)
+								  : 128 + WTERMSIG(probe.status));
+	}
+	vxn_error_free(e);
+	if (probe.pid > 0 && !probe.reaped) {
+		kill(probe.pid, SIGKILL);
+		qemu_reap(&probe, true);
 	}
 	if (probe.pidfd >= 0)
 		close(probe.pidfd);
@@ -665,6 +701,19 @@ static void qemu_destroy(vxn_domain *d)
 	d->priv = NULL;
 }
 
+static int qemu_probe(vxn_ctx *ctx, const vxn_domain_config *cfg, char ***report)
+{
+	bool kvm = false;
+	_cleanup_free_ char *why = NULL;
+	choose_accel(ctx, cfg, cfg->initrds ? cfg->initrds[0] : NULL, &kvm, &why);
+	_cleanup_free_ char *prog = find_program(qemu_program(ctx));
+	if (strv_push_take(report, str_printf("accel=%s", kvm ? "kvm" : "tcg")) < 0 ||
+	    strv_push_take(report, str_printf("accel_reason=%s", STRPTR_OR(why, ""))) < 0 ||
+	    strv_push_take(report, str_printf("qemu=%s", STRPTR_OR(prog, qemu_program(ctx)))) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static const char *qemu_accel(const vxn_domain *d)
 {
 	const struct qemu *q = d->priv;
@@ -690,6 +739,7 @@ const struct backend_ops backend_qemu = {
 	.wait = qemu_wait,
 	.poll = qemu_poll,
 	.destroy = qemu_destroy,
+	.probe = qemu_probe,
 	.accel = qemu_accel,
 	.pid = qemu_pid,
 };

@@ -56,6 +56,10 @@ struct backend_ops {
 	vxn_domain_state (*poll)(vxn_domain *d);
 	/* Release everything. Must be safe to call in any state, and twice. */
 	void (*destroy)(vxn_domain *d);
+	/* How create() would run a guest of cfg here, as "key=value" lines appended to
+	 * *report (accel=, accel_reason=, and backend-specific keys); may boot a probe
+	 * guest. 0, or a negative errno (out of memory). */
+	int (*probe)(vxn_ctx *ctx, const vxn_domain_config *cfg, char ***report);
 	/* "kvm"/"tcg", "pv"/"pvh". */
 	const char *(*accel)(const vxn_domain *d);
 	pid_t (*pid)(const vxn_domain *d);
@@ -76,6 +80,12 @@ extern const struct backend_ops backend_qemu;
 /* The backend the config/context asks for; ENOTSUP with the reason when unusable. */
 int backend_select(vxn_ctx *ctx, const char *requested, const struct backend_ops **out,
 		   vxn_error **err);
+/* The same, with *why: how the choice was made (malloc'd; NULL on out of memory). */
+int backend_select_why(vxn_ctx *ctx, const char *requested, const struct backend_ops **out,
+		       char **why, vxn_error **err);
+
+/* backend=, backend_reason= and the backend's probe lines (backend_ops.probe). */
+int domain_host_info(vxn_ctx *ctx, const vxn_domain_config *cfg, char ***report, vxn_error **err);
 
 /* "backend:<name>" for every backend in the table, NULL-terminated, static. */
 const char *const *domain_backend_features(void);

@@ -213,27 +213,59 @@ const char *const *domain_backend_features(void)
 	return feature_list;
 }
 
-int backend_select(vxn_ctx *ctx, const char *requested, const struct backend_ops **out,
-		   vxn_error **err)
+int backend_select_why(vxn_ctx *ctx, const char *requested, const struct backend_ops **out,
+		       char **why, vxn_error **err)
 {
 	const char *want = requested ? requested : vxn_ctx_get(ctx, "backend");
+	const char *origin = requested ? "requested" : vxn_ctx_get_origin(ctx, "backend");
 	if (!want)
 		want = "auto";
+	_cleanup_free_ char *skipped = NULL;
 	for (const struct backend_ops *const *b = backends; *b; b++) {
 		if (strcmp(want, "auto") && strcmp(want, (*b)->name))
 			continue;
-		const char *why = NULL;
-		if ((*b)->available(ctx, &why)) {
+		const char *no = NULL;
+		if ((*b)->available(ctx, &no)) {
 			*out = *b;
+			if (why)
+				*why = strcmp(want, "auto")
+					   ? str_printf("backend=%s is set (%s)", want, origin)
+					   : str_printf("auto: %s%s%s is usable",
+							STRPTR_OR(skipped, ""), skipped ? "; " : "",
+							(*b)->name);
 			return 0;
 		}
 		if (strcmp(want, "auto"))
 			return error_set(err, VXN_ENOTSUP, 0, "backend %s is not usable here: %s",
-					 want, why);
+					 want, no);
+		char *n = str_printf("%s%s%s: %s", STRPTR_OR(skipped, ""), skipped ? "; " : "",
+				     (*b)->name, no);
+		free(skipped);
+		skipped = n;
 	}
 	if (strcmp(want, "auto") == 0)
 		return error_set(err, VXN_ENOTSUP, 0, "no usable backend on this host");
 	return error_set(err, VXN_ENOTSUP, 0, "backend %s is not compiled into this build", want);
+}
+
+int backend_select(vxn_ctx *ctx, const char *requested, const struct backend_ops **out,
+		   vxn_error **err)
+{
+	return backend_select_why(ctx, requested, out, NULL, err);
+}
+
+int domain_host_info(vxn_ctx *ctx, const vxn_domain_config *cfg, char ***report, vxn_error **err)
+{
+	const struct backend_ops *ops = NULL;
+	_cleanup_free_ char *why = NULL;
+	int r = backend_select_why(ctx, cfg->backend, &ops, &why, err);
+	if (r < 0)
+		return r;
+	if (strv_push_take(report, str_printf("backend=%s", ops->name)) < 0 ||
+	    strv_push_take(report, str_printf("backend_reason=%s", STRPTR_OR(why, ""))) < 0 ||
+	    ops->probe(ctx, cfg, report) < 0)
+		return error_set(err, VXN_ENOMEM, ENOMEM, "out of memory");
+	return 0;
 }
 
 /* ---- lifecycle ---- */

@@ -282,6 +282,17 @@ def test_sigterm_is_forwarded(env):
     assert (p.returncode, out) == (3, b"got TERM\n"), err
 
 
+def test_sigterm_without_handler_ends_the_process(env):
+    """docker run --init semantics: the process is not PID 1, so SIGTERM kills it (143)."""
+    p = subprocess.Popen([Tool("vdkr").path, "run", "--rm", "busybox", "sh", "-c",
+                          "echo ready; exec sleep 100"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.stdout.readline() == b"ready\n"
+    p.terminate()
+    out, err = p.communicate(timeout=60)
+    assert (p.returncode, out) == (143, b""), err
+
+
 def test_bad_image(env):
     p = run(env, "no/such:image")
     assert p.returncode == 125

@@ -30,6 +30,25 @@ static void print_backends(FILE *out, bool json)
 		fputs("none compiled in", out);
 }
 
+/* The value of "key=value" in the host report, or NULL. */
+static const char *report_get(char **report, const char *key)
+{
+	size_t n = strlen(key);
+	for (size_t i = 0; report && report[i]; i++)
+		if (strncmp(report[i], key, n) == 0 && report[i][n] == '=')
+			return report[i] + n + 1;
+	return NULL;
+}
+
+static void json_member(FILE *out, const char *name, const char *value)
+{
+	fprintf(out, ",\"%s\":", name);
+	if (value)
+		cli_json_string(out, value);
+	else
+		fputs("null", out);
+}
+
 int cmd_info(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -46,8 +65,9 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 			break;
 		case 'h':
 			printf("Usage:  %s info [--format json]\n\n"
-			       "Show where vxn keeps its state, the library version and the\n"
-			       "backends compiled in.\n",
+			       "Show where vxn keeps its state, the library version, the backends\n"
+			       "compiled in, and the backend, accelerator and kernel a run would "
+			       "use.\n",
 			       cli->tool->name);
 			return CLI_EXIT_OK;
 		default:
@@ -65,6 +85,11 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 
 	const vxn_ctx *ctx = cli->ctx;
 	const char *cfg = vxn_ctx_config_file(ctx);
+	/* what a run would use; info still works (and says why) when it cannot run */
+	char **report = NULL;
+	vxn_error *herr = NULL;
+	vxn_container_host_info(&report, cli->ctx, NULL, &herr);
+	const char *unusable = herr ? vxn_error_message(herr) : NULL;
 	if (json) {
 		printf("{\"Version\":");
 		cli_json_string(stdout, vxn_version());
@@ -85,7 +110,16 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 		cli_json_string(stdout, vxn_ctx_log_root(ctx));
 		printf(",\"LogLevel\":");
 		cli_json_string(stdout, vxn_log_level_name(vxn_ctx_log_level(ctx)));
+		json_member(stdout, "Backend", report_get(report, "backend"));
+		json_member(stdout, "BackendReason",
+			    unusable ? unusable : report_get(report, "backend_reason"));
+		json_member(stdout, "Accelerator", report_get(report, "accel"));
+		json_member(stdout, "AcceleratorReason", report_get(report, "accel_reason"));
+		json_member(stdout, "Kernel", report_get(report, "kernel"));
+		json_member(stdout, "Initramfs", report_get(report, "initramfs"));
 		printf("}\n");
+		cli_free_strv(report);
+		vxn_error_free(herr);
 		return CLI_EXIT_OK;
 	}
 	printf("Client:\n");
@@ -103,5 +137,20 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	printf(" Log root:       %s (%s)\n", vxn_ctx_log_root(ctx),
 	       vxn_ctx_get_origin(ctx, "log_root"));
 	printf(" Log level:      %s\n", vxn_log_level_name(vxn_ctx_log_level(ctx)));
+	if (unusable) {
+		printf(" Backend:        none usable (%s)\n", unusable);
+	} else {
+		printf(" Backend:        %s (%s)\n", report_get(report, "backend"),
+		       report_get(report, "backend_reason"));
+		if (report_get(report, "accel"))
+			printf(" Accelerator:    %s (%s)\n", report_get(report, "accel"),
+			       report_get(report, "accel_reason")
+				   ? report_get(report, "accel_reason")
+				   : "");
+		printf(" Kernel:         %s\n", report_get(report, "kernel"));
+		printf(" Initramfs:      %s\n", report_get(report, "initramfs"));
+	}
+	cli_free_strv(report);
+	vxn_error_free(herr);
 	return CLI_EXIT_OK;
 }

@@ -256,11 +256,14 @@ class ImageStore:
 
 
 def spec(image, args=None, entrypoint=None, env=(), workdir=None, user=None, hostname=None,
-         tty=False, stdin=False, read_only=False):
+         tty=False, stdin=False, read_only=False, volumes=(), mounts=(), ulimits=(),
+         stop_signal=None):
     """The OCI runtime spec (a dict) for running `image` as `vdkr run` would.
 
     args: the command (None: the image's Cmd); entrypoint: a list replacing the
-    image's (an empty list clears it); env: "NAME=value" entries over the image's.
+    image's (an empty list clears it); env: "NAME=value" entries over the image's;
+    volumes: "HOST:CTR[:ro]" as -v; mounts: (type, source, destination, options)
+    as --mount/--tmpfs; ulimits: "nofile=1024:2048" as --ulimit.
     """
     o = _ll.vxn_spec_opts_new()
     if entrypoint is not None:
@@ -278,6 +281,16 @@ def spec(image, args=None, entrypoint=None, env=(), workdir=None, user=None, hos
     _ll.vxn_spec_opts_set_terminal(o, bool(tty))
     _ll.vxn_spec_opts_set_stdin(o, bool(stdin))
     _ll.vxn_spec_opts_set_readonly(o, bool(read_only))
+    for v in volumes:
+        _ll.vxn_spec_opts_add_volume(o, v)
+    for m in mounts:
+        mtype, source, destination, options = (tuple(m) + (None,))[:4]
+        _ll.vxn_spec_opts_add_mount(o, mtype, source, destination,
+                                    list(options) if options is not None else None)
+    for u in ulimits:
+        _ll.vxn_spec_opts_add_ulimit(o, u)
+    if stop_signal is not None:
+        _ll.vxn_spec_opts_set_stop_signal(o, str(stop_signal))
     img = image._img if isinstance(image, Image) else image
     return _json.loads(_ll.vxn_spec_generate(img, o))
 
@@ -328,3 +341,103 @@ class Container:
 
     def close(self):
         self._c = None
+
+
+def host_info(ctx, kernel=None, backend=None):
+    """How this host would run a container: backend, accel, kernel, ... and the reasons
+    (vxn_container_host_info(); may boot the KVM probe guest once)."""
+    o = _ll.vxn_container_opts_new()
+    if kernel:
+        _ll.vxn_container_opts_set_kernel(o, kernel)
+    if backend:
+        _ll.vxn_container_opts_set_backend(o, backend)
+    lines = _ll.vxn_container_host_info(ctx._ctx, o)
+    return dict(l.split("=", 1) for l in lines)
+
+
+class Domain:
+    """A VM through the domain API (include/vxn/domain.h), created paused.
+
+    The console (console_fd) carries the boot protocol: read it with a
+    FrameDecoder, answer with the frame_encode_* helpers. Every call that
+    waits (creation, shutdown, kill, wait) releases the GIL.
+    """
+
+    def __init__(self, ctx, kernel, initrds=(), cmdline=None, name=None, memory_mib=None,
+                 vcpus=None, shares=(), log_file=None, backend=None, create_timeout_ms=None):
+        c = _ll.vxn_domain_config_new()
+        if name:
+            _ll.vxn_domain_config_set_name(c, name)
+        _ll.vxn_domain_config_set_kernel(c, kernel)
+        for i in initrds:
+            _ll.vxn_domain_config_add_initrd(c, i)
+        if cmdline is not None:
+            _ll.vxn_domain_config_set_cmdline(c, cmdline)
+        if memory_mib:
+            _ll.vxn_domain_config_set_memory_mib(c, memory_mib)
+        if vcpus:
+            _ll.vxn_domain_config_set_vcpus(c, vcpus)
+        for share in shares:
+            tag, path, readonly = (tuple(share) + (False,))[:3]
+            _ll.vxn_domain_config_add_share(c, tag, path, bool(readonly))
+        if log_file:
+            _ll.vxn_domain_config_set_log_file(c, log_file)
+        if backend:
+            _ll.vxn_domain_config_set_backend(c, backend)
+        if create_timeout_ms:
+            _ll.vxn_domain_config_set_create_timeout_ms(c, create_timeout_ms)
+        self._ctx = ctx  # the domain borrows the context
+        self._d = _ll.vxn_domain_create(ctx._ctx, c)
+
+    def start(self):
+        _ll.vxn_domain_start(self._d)
+
+    def pause(self):
+        _ll.vxn_domain_pause(self._d)
+
+    def resume(self):
+        _ll.vxn_domain_resume(self._d)
+
+    def shutdown(self, timeout_ms=10000):
+        """Graceful power-off; TimedOut (after stopping it by force) past the deadline."""
+        _ll.vxn_domain_shutdown(self._d, timeout_ms)
+
+    def kill(self):
+        _ll.vxn_domain_kill(self._d)
+
+    def wait(self, timeout_ms=0):
+        """Until the guest powered off; 0 waits forever. TimedOut past the deadline."""
+        _ll.vxn_domain_wait(self._d, timeout_ms)
+
+    def destroy(self):
+        _ll.vxn_domain_destroy(self._d)
+
+    state = property(lambda self: _ll.vxn_domain_state_name(_ll.vxn_domain_get_state(self._d)))
+    console_fd = property(lambda self: _ll.vxn_domain_console_fd(self._d))
+    pid = property(lambda self: _ll.vxn_domain_pid(self._d))
+    backend = property(lambda self: _ll.vxn_domain_backend(self._d))
+    accel = property(lambda self: _ll.vxn_domain_accel(self._d))
+
+    def close(self):
+        self._d = None
+
+
+# ---- the boot protocol (include/vxn/boot.h, doc/guest-protocol.md) ----
+FrameDecoder = _ll.FrameDecoder
+FrameDecoder.__doc__ = """Incremental channel decoder: feed(bytes) and finish() return, in
+stream order, each complete frame as a dict (type, name, stream, seq, flags,
+payload, plus its typed fields) and each run of foreign bytes as bytes."""
+frame_encode = _ll.frame_encode
+frame_encode_start = _ll.frame_encode_start
+frame_encode_resize = _ll.frame_encode_resize
+frame_encode_signal = _ll.frame_encode_signal
+frame_type_name = _ll.vxn_frame_type_name
+crc32c = _ll.crc32c
+PROTOCOL_VERSION = _ll.VXN_PROTO_VERSION
+FRAME_MAX_PAYLOAD = _ll.VXN_FRAME_MAX_PAYLOAD
+STREAM_MAIN = _ll.VXN_STREAM_MAIN
+FRAME_TYPES = {n: getattr(_ll, "VXN_FRAME_" + n) for n in (
+    "READY", "START", "LOG", "STDIN", "STDIN_EOF", "STDIN_CREDIT", "STDOUT", "STDERR",
+    "RESIZE", "SIGNAL", "EXIT", "ERROR", "EXIT_ACK")}
+BOOT_STAGES = {n[len("VXN_BOOT_STAGE_"):]: getattr(_ll, n) for n in dir(_ll)
+               if n.startswith("VXN_BOOT_STAGE_")}
