@@ -3,6 +3,7 @@
 """Cold `vdkr run --rm IMG true` against its floor and against runc.
 
 usage: VXN_BUILD_DIR=build /usr/bin/python3 bench/run_bench.py [--rounds N] [--json FILE]
+                                                        [--kernel BZIMAGE]
 
 - vxn:   `vdkr run --rm busybox true`; the image is in the store, its guest rootfs
          prepared and the KVM probe cached (the first run, which prepares them, is
@@ -157,7 +158,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--json")
+    ap.add_argument("--kernel", help="guest kernel for vxn and the floor (default: the build's)")
     args = ap.parse_args()
+    global KERNEL
+    if args.kernel:
+        KERNEL = os.path.abspath(args.kernel)
     for f in (VDKR, KERNEL, INITRAMFS):
         if not os.path.exists(f):
             sys.exit("run_bench: %s missing: build first (meson compile -C %s)" % (f, BUILD))

@@ -298,6 +298,8 @@ static int add_tree(cpio_writer *w, int dirfd_, const char *prefix, int depth)
 	return r;
 }
 
+static int rootfs_cpio_write(const char *root, const char *dir, const char *path, vxn_error **err);
+
 static int rootfs_cpio(vxn_image_store *store, const vxn_image *img, char **out, vxn_error **err)
 {
 	_cleanup_free_ char *dir = path_join(vxn_image_store_path(store), "initrd");
@@ -313,7 +315,22 @@ static int rootfs_cpio(vxn_image_store *store, const vxn_image *img, char **out,
 	int r = vxn_image_rootfs(&root, store, img, err);
 	if (r < 0)
 		return r;
-	r = mkdir_p(dir, 0700);
+	/* shared gc lock while writing: garbage collection waits, and removes only
+	 * temp files that no writer holds */
+	int gc = store_lock(store, store->gc_lock_fd, LOCK_SH, err);
+	if (gc < 0)
+		return gc;
+	r = rootfs_cpio_write(root, dir, path, err);
+	store_unlock(gc);
+	if (r == 0)
+		*out = TAKE_PTR(path);
+	return r;
+}
+
+/* Write <dir>/<hex>.cpio from the unpacked tree root: temp file, fsync, rename. */
+static int rootfs_cpio_write(const char *root, const char *dir, const char *path, vxn_error **err)
+{
+	int r = mkdir_p(dir, 0700);
 	if (r < 0)
 		return error_errno(err, r, "%s", dir);
 	_cleanup_free_ char *tmp = str_printf("%s.tmp-XXXXXX", path);
@@ -353,7 +370,6 @@ static int rootfs_cpio(vxn_image_store *store, const vxn_image *img, char **out,
 		unlink(tmp);
 		return error_errno(err, r, "guest root filesystem archive %s", path);
 	}
-	*out = TAKE_PTR(path);
 	return 0;
 }
 
@@ -707,6 +723,13 @@ int vxn_container_create(vxn_container **out, vxn_ctx *ctx, vxn_image_store *sto
 		r = vxn_domain_config_set_vcpus(cfg, o->vcpus, err);
 	if (r == 0 && o && o->backend)
 		r = vxn_domain_config_set_backend(cfg, o->backend, err);
+	if (r == 0) {
+		/* QEMU's own stderr in the container's directory: removed with it, and
+		 * swept with it when a killed run could not remove it */
+		_cleanup_free_ char *vmm_log = path_join(c->dir, "vmm.log");
+		r = vmm_log ? vxn_domain_config_set_log_file(cfg, vmm_log, err)
+			    : error_set(err, VXN_ENOMEM, ENOMEM, "out of memory");
+	}
 	if (r == 0) {
 		log_debug(ctx, "container", "%s: prepared", c->name);
 		r = vxn_domain_create(&c->domain, ctx, cfg, err);

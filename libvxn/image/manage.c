@@ -288,6 +288,25 @@ int store_gc(vxn_image_store *s, uint64_t *reclaimed, vxn_error **err)
 	}
 	if (d)
 		closedir(d);
+	/* initrd/<manifest hex>.cpio: the guest rootfs archives (container module) */
+	_cleanup_free_ char *idir = str_printf("%s/initrd", s->path);
+	d = r == 0 && idir ? opendir(idir) : NULL;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char dg[300];
+		snprintf(dg, sizeof(dg), "sha256:%.*s", (int)strcspn(de->d_name, "."), de->d_name);
+		bool tmp = strstr(de->d_name, ".tmp-") != NULL;
+		/* writers hold the gc lock shared: a temp file now is one a crash left */
+		if (!tmp && str_endswith(de->d_name, ".cpio") && strv_contains(mans, dg))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && unlinkat(dirfd(d), de->d_name, 0) == 0)
+			freed += (uint64_t)st.st_size;
+	}
+	if (d)
+		closedir(d);
 	store_unlock(lock);
 	store_unlock(gc);
 	if (r == 0 && reclaimed)
@@ -329,7 +348,7 @@ int vxn_image_store_usage(vxn_image_store *s, uint64_t *images, uint64_t *images
 	if (reclaimable_bytes)
 		*reclaimable_bytes = bytes;
 	if (cache_bytes)
-		*cache_bytes = du(s->dir_fd, "rootfs");
+		*cache_bytes = du(s->dir_fd, "rootfs") + du(s->dir_fd, "initrd");
 	return 0;
 }
 

@@ -66,3 +66,39 @@ def vpdmn(roots):
 @pytest.fixture
 def runtime(roots):
     return Tool("vxn-oci-runtime")
+
+
+def qemu_pids(marker):
+    """QEMU processes whose command line or environment contains marker (a path, a VM name)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read()
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                environ = f.read()
+        except OSError:
+            continue
+        if b"qemu" in cmd and marker.encode() in cmd + environ:
+            out.append(int(pid))
+    return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_after_the_suite(tmp_path_factory):
+    """After every test: no QEMU of ours still running, no per-VM temp file left."""
+    base = str(tmp_path_factory.getbasetemp())
+    yield
+    import glob
+    import time
+    deadline = time.monotonic() + 10
+    while qemu_pids(base) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert qemu_pids(base) == []
+    # QEMU logs and concatenated initrds live in <state>/qemu; containers in <state>/containers
+    left = [p for p in glob.glob(base + "/**/qemu/*", recursive=True)
+            + glob.glob(base + "/**/containers/*", recursive=True)
+            if "/state" in p]
+    assert left == []

@@ -20,7 +20,7 @@ import pytest
 
 import imagebuild as ib
 import vxn
-from conftest import BUILD, Tool
+from conftest import BUILD, Tool, qemu_pids
 
 KERNEL = os.path.join(BUILD, "guest", "kernel", "bzImage")
 INITRAMFS = os.path.join(BUILD, "guest", "vxn-initramfs.cpio")
@@ -133,21 +133,6 @@ class Guest:
         self.send(vxn.frame_encode(T["EXIT_ACK"], vxn.STREAM_MAIN, self.next_seq(), b""))
 
 
-def qemu_pids(marker):
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if marker.encode() in cmd and b"qemu" in cmd:
-            out.append(int(pid))
-    return out
-
-
 @pytest.fixture
 def ctx(roots):
     return vxn.Context()
@@ -246,6 +231,29 @@ def test_pause_and_resume(ctx, tmp_path):
     assert ex["exit_code"] == 0 and g.output("STDOUT") == b"a\nb\n"
     g.ack()
     dom.wait(30000)
+
+
+def test_graceful_shutdown_sends_the_stop_signal(ctx, tmp_path):
+    """shutdown() presses the power button: vxn-init signals the process (stopSignal)."""
+    launch = {"version": 1, "stopSignal": 10,
+              "process": {"args": ["/bin/sh", "-c",
+                                   'trap "echo got USR1; exit 9" USR1; echo up; '
+                                   'while :; do sleep 0.1; done'], "env": ["PATH=/bin"]}}
+    dom = boot(ctx, tmp_path, launch, "vxn-pystop")
+    g = Guest(dom)
+    dom.start()
+    g.handshake()
+    g.wait_for(lambda f: f["type"] == T["STDOUT"] and b"up" in f["payload"])
+    errors = []
+    t = threading.Thread(target=lambda: _call(errors, dom.shutdown, 30000))
+    t.start()
+    ex = g.wait_for(lambda f: f["type"] == T["EXIT"])
+    g.ack()
+    t.join(60)
+    assert not t.is_alive() and errors == []
+    assert (ex["exit_code"], ex["signo"]) == (9, 0)
+    assert b"got USR1" in g.output("STDOUT")
+    assert dom.state == "shutdown"
 
 
 def _call(errors, fn, *args):

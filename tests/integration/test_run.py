@@ -14,7 +14,7 @@ import time
 import pytest
 
 import imagebuild as ib
-from conftest import BUILD, ROOT, Tool
+from conftest import BUILD, ROOT, Tool, qemu_pids
 
 KERNEL = os.path.join(BUILD, "guest", "kernel", "bzImage")
 INITRAMFS = os.path.join(BUILD, "guest", "vxn-initramfs.cpio")
@@ -64,20 +64,7 @@ def run(env, *args, tool="vdkr", input=None, timeout=180):
 
 def qemus(env):
     """QEMU processes started for this module's roots."""
-    out = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/environ" % pid, "rb") as f:
-                environ = f.read()
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if b"qemu-system" in cmd and env["VXN_DATA_ROOT"].encode() in environ + cmd:
-            out.append(int(pid))
-    return out
+    return qemu_pids(env["VXN_DATA_ROOT"])
 
 
 def test_echo_hello(env):
@@ -93,7 +80,7 @@ def test_argv_exact(env):
 
 
 @pytest.mark.parametrize("script,status", [
-    ("exit 0", 0), ("exit 7", 7), ("exit 255", 255),
+    ("exit 0", 0), ("exit 1", 1), ("exit 3", 3), ("exit 7", 7), ("exit 255", 255),
     ("kill -9 $$", 137), ("kill -TERM $$", 143), ("kill -SEGV $$", 139),
 ])
 def test_exit_status(env, script, status):
@@ -271,26 +258,20 @@ def test_parallel_8(env):
         assert (p.returncode, out) == (i, b"run-%d\n" % i), err
 
 
-def test_sigterm_is_forwarded(env):
-    p = subprocess.Popen([Tool("vdkr").path, "run", "--rm", "busybox", "sh", "-c",
-                          "trap 'echo got TERM; exit 3' TERM; echo ready; "
-                          "while true; do sleep 0.1; done"], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+@pytest.mark.parametrize("script,status,out", [
+    # a handler: it runs, and the exit status is the handler's
+    ("trap 'echo got TERM; exit 3' TERM; echo ready; while true; do sleep 0.1; done",
+     3, b"got TERM\n"),
+    # none: docker run --init semantics, the process is not PID 1, so SIGTERM kills it
+    ("echo ready; exec sleep 100", 143, b""),
+])
+def test_sigterm_is_forwarded(env, script, status, out):
+    p = subprocess.Popen([Tool("vdkr").path, "run", "--rm", "busybox", "sh", "-c", script],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert p.stdout.readline() == b"ready\n"
     p.terminate()
-    out, err = p.communicate(timeout=60)
-    assert (p.returncode, out) == (3, b"got TERM\n"), err
-
-
-def test_sigterm_without_handler_ends_the_process(env):
-    """docker run --init semantics: the process is not PID 1, so SIGTERM kills it (143)."""
-    p = subprocess.Popen([Tool("vdkr").path, "run", "--rm", "busybox", "sh", "-c",
-                          "echo ready; exec sleep 100"], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert p.stdout.readline() == b"ready\n"
-    p.terminate()
-    out, err = p.communicate(timeout=60)
-    assert (p.returncode, out) == (143, b""), err
+    got, err = p.communicate(timeout=60)
+    assert (p.returncode, got) == (status, out), err
 
 
 def test_bad_image(env):
@@ -512,6 +493,28 @@ def test_pull_never_and_name(env):
     assert p.returncode == 0, p.stderr
     p = run(env, "--name", "-bad", "busybox", "true")
     assert p.returncode == 125 and b"invalid container name" in p.stderr
+
+
+def test_rmi_removes_the_guest_archive(env, tmp_path):
+    """The per-image initrd cache goes with the image (and a crashed writer's temp file)."""
+    archive = str(tmp_path / "gc.tar")
+    ib.busybox_image(config={"Env": [ib.PATH_ENV, "GC=1"]}).write_docker_archive(
+        archive, ["gcme:latest"])
+    vdkr = Tool("vdkr")
+    vdkr("load", "-i", archive, env=env, check=0)
+    p = run(env, "gcme", "sh", "-c", 'echo "$GC"')
+    assert (p.returncode, p.stdout) == (0, b"1\n"), p.stderr
+    idir = os.path.join(env["VXN_DATA_ROOT"], "images", "initrd")
+    mine = set(os.listdir(idir))
+    assert any(n.endswith(".cpio") for n in mine)
+    stale = os.path.join(idir, "0" * 64 + ".cpio.tmp-crash1")
+    open(stale, "w").close()
+    before = set(os.listdir(idir)) - {os.path.basename(stale)}
+    vdkr("rmi", "gcme", env=env, check=0)
+    after = set(os.listdir(idir))
+    assert os.path.basename(stale) not in after
+    assert len(before - after) == 1  # exactly gcme's archive went; busybox's stayed
+    assert run(env, "busybox", "true").returncode == 0
 
 
 def test_guest_kernel_is_vxns(env):
