@@ -578,6 +578,16 @@ def test_50mb_image_in_default_memory(env, special_images):
     assert p.stdout.decode().split()[0] == str(50 << 20)
 
 
+def test_image_too_big_for_the_memory_is_refused(env, special_images):
+    """Not a half-unpacked initramfs and a confusing guest error: one line, exit 125."""
+    p = run(env, "-m", "128m", "big", "true")
+    assert p.returncode == 125
+    err = p.stderr.decode()
+    assert "root filesystem is 5" in err and "use --memory 256m or more" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert qemus(env) == []
+
+
 def test_sigkill_of_vdkr_leaves_no_vm(env):
     p = subprocess.Popen([Tool("vdkr").path, "run", "--rm", "busybox", "sh", "-c",
                           "echo up; sleep 100"], env=env, stdout=subprocess.PIPE,
