@@ -138,7 +138,7 @@ int cmd_info(struct cli *cli, int argc, char **argv)
 	       vxn_ctx_get_origin(ctx, "log_root"));
 	printf(" Log level:      %s\n", vxn_log_level_name(vxn_ctx_log_level(ctx)));
 	if (unusable) {
-		printf(" Backend:        none usable (%s)\n", unusable);
+		printf(" Backend:        cannot tell: %s\n", unusable);
 	} else {
 		printf(" Backend:        %s (%s)\n", report_get(report, "backend"),
 		       report_get(report, "backend_reason"));
