@@ -21,8 +21,10 @@ packages=(
 	cpio qemu-system-x86
 	# guest kernel (guest/kernel/build-kernel.sh) and the static vxn-init
 	linux-source-6.1 bc bison flex libelf-dev xz-utils lz4 patch make
-	# bench/run_bench.py compares with runc
-	runc
+	# bench/run_bench.py compares with runc; bench/rootfs_bench.py --block with erofs
+	runc erofs-utils
+	# Xen backend (libxenlight); the Xen test tier's Dom0 image (tests/xen/: depmod)
+	libxen-dev kmod
 )
 
 missing=()
