@@ -87,37 +87,6 @@ static unsigned long host_tsc_khz(void)
 }
 
 /* Concatenate initrds (the kernel unpacks concatenated cpio archives). */
-static int concat_initrds(char *const *initrds, const char *dir, char **out)
-{
-	_cleanup_free_ char *path = str_printf("%s/initrd-XXXXXX", dir);
-	if (!path)
-		return -ENOMEM;
-	_cleanup_close_ int fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	char buf[1 << 16];
-	int r = 0;
-	for (size_t i = 0; r == 0 && initrds[i]; i++) {
-		_cleanup_close_ int in = open(initrds[i], O_RDONLY | O_CLOEXEC);
-		if (in < 0) {
-			r = -errno;
-			break;
-		}
-		ssize_t n;
-		while ((n = read(in, buf, sizeof(buf))) > 0)
-			if ((r = write_all(fd, buf, (size_t)n)) < 0)
-				break;
-		if (n < 0)
-			r = -errno;
-	}
-	if (r < 0) {
-		unlink(path);
-		return r;
-	}
-	*out = TAKE_PTR(path);
-	return 0;
-}
-
 /* Last meaningful line of QEMU's stderr, for error messages. */
 static char *stderr_tail(const struct qemu *q)
 {
@@ -276,12 +245,7 @@ static int build_argv(vxn_domain *d, const vxn_domain_config *cfg, struct qemu *
 
 static char *state_dir(vxn_ctx *ctx)
 {
-	char *p = path_join(vxn_ctx_state_root(ctx), "qemu");
-	if (p && mkdir_p(p, 0700) < 0) {
-		free(p);
-		return NULL;
-	}
-	return p;
+	return domain_state_dir(ctx, "qemu");
 }
 
 static void qemu_reap(struct qemu *q, bool block)
@@ -478,7 +442,7 @@ static int qemu_create(vxn_domain *d, const vxn_domain_config *cfg, vxn_error **
 		return error_set(err, VXN_ENOMEM, ENOMEM, "out of memory");
 	size_t ninit = strv_length(cfg->initrds);
 	if (ninit > 1) {
-		int r = concat_initrds(cfg->initrds, dir, &initrd);
+		int r = domain_concat_initrds(cfg->initrds, dir, &initrd);
 		if (r < 0)
 			return error_errno(err, r, "initrd");
 	} else if (ninit == 1) {

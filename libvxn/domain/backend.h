@@ -76,6 +76,7 @@ struct vxn_domain {
 };
 
 extern const struct backend_ops backend_qemu;
+extern const struct backend_ops backend_xen;
 
 /* The backend the config/context asks for; ENOTSUP with the reason when unusable. */
 int backend_select(vxn_ctx *ctx, const char *requested, const struct backend_ops **out,
@@ -89,6 +90,13 @@ int domain_host_info(vxn_ctx *ctx, const vxn_domain_config *cfg, char ***report,
 
 /* "backend:<name>" for every backend in the table, NULL-terminated, static. */
 const char *const *domain_backend_features(void);
+
+/* One file with the archives in order (a temp file in dir, the caller unlinks it):
+ * hypervisors take one initrd. 0 or a negative errno. */
+int domain_concat_initrds(char *const *initrds, const char *dir, char **out);
+
+/* <state_root>/<sub>, created 0700; NULL with errno on failure. */
+char *domain_state_dir(vxn_ctx *ctx, const char *sub);
 
 /* Milliseconds on the monotonic clock. */
 long long now_ms(void);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Domain configuration and the backend-independent lifecycle. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,7 +188,11 @@ int vxn_domain_config_set_create_timeout_ms(vxn_domain_config *c, unsigned timeo
 
 /* ---- backend selection ---- */
 
+/* auto picks the first usable: Xen on a Dom0, else QEMU */
 static const struct backend_ops *const backends[] = {
+#if VXN_HAVE_XEN
+	&backend_xen,
+#endif
 	&backend_qemu,
 	NULL,
 };
@@ -266,6 +271,49 @@ int domain_host_info(vxn_ctx *ctx, const vxn_domain_config *cfg, char ***report,
 	    ops->probe(ctx, cfg, report) < 0)
 		return error_set(err, VXN_ENOMEM, ENOMEM, "out of memory");
 	return 0;
+}
+
+/* ---- helpers for backends ---- */
+
+int domain_concat_initrds(char *const *initrds, const char *dir, char **out)
+{
+	_cleanup_free_ char *path = str_printf("%s/initrd-XXXXXX", dir);
+	if (!path)
+		return -ENOMEM;
+	_cleanup_close_ int fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	char buf[1 << 16];
+	int r = 0;
+	for (size_t i = 0; r == 0 && initrds[i]; i++) {
+		_cleanup_close_ int in = open(initrds[i], O_RDONLY | O_CLOEXEC);
+		if (in < 0) {
+			r = -errno;
+			break;
+		}
+		ssize_t n;
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if ((r = write_all(fd, buf, (size_t)n)) < 0)
+				break;
+		if (n < 0)
+			r = -errno;
+	}
+	if (r < 0) {
+		unlink(path);
+		return r;
+	}
+	*out = TAKE_PTR(path);
+	return 0;
+}
+
+char *domain_state_dir(vxn_ctx *ctx, const char *sub)
+{
+	char *p = path_join(vxn_ctx_state_root(ctx), sub);
+	if (p && mkdir_p(p, 0700) < 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
 }
 
 /* ---- lifecycle ---- */

@@ -21,8 +21,17 @@ def test_features_are_real():
     for f in feats:
         assert vxn.has_feature(f)
     assert not vxn.has_feature("backend:none-such")
-    # No backend code exists yet in this build, so none may be claimed.
-    assert not vxn.has_feature("backend:xen")
+    # exactly the backends compiled in: qemu always, xen with libxenlight (-Dxen)
+    assert vxn.has_feature("backend:qemu")
+    assert sorted(f for f in feats if f.startswith("backend:")) == sorted(
+        ["backend:qemu"] + (["backend:xen"] if _built_with_xen() else []))
+
+
+def _built_with_xen():
+    import os
+    from conftest import BUILD
+    with open(os.path.join(BUILD, "libvxn", "config.h")) as f:
+        return "#define VXN_HAVE_XEN 1" in f.read()
 
 
 def test_context_roots_from_env(roots):

@@ -77,6 +77,31 @@ def payload(commands, files, nonce):
     return _newc(entries)
 
 
+def vxn_files(build):
+    """The payload that makes a Dom0 run vxn from a build tree: the tools, libvxn, the
+    guest kernel and base initramfs where an installed vxn has them, and the host
+    libraries they need (ldd closure; the Dom0 image has only the Xen toolstack's)."""
+    files = {
+        "/usr/local/bin/vdkr": os.path.join(build, "tools", "vdkr"),
+        "/usr/local/bin/vpdmn": os.path.join(build, "tools", "vpdmn"),
+        "/usr/local/lib/libvxn.so.0": os.path.realpath(
+            os.path.join(build, "libvxn", "libvxn.so.0")),
+        "/usr/local/share/vxn/kernel/bzImage": os.path.join(build, "guest", "kernel", "bzImage"),
+        "/usr/local/share/vxn/vxn-initramfs.cpio": os.path.join(build, "guest",
+                                                                 "vxn-initramfs.cpio"),
+    }
+    env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(build, "libvxn"))
+    for f in (files["/usr/local/bin/vdkr"], files["/usr/local/lib/libvxn.so.0"]):
+        out = subprocess.run(["ldd", f], capture_output=True, text=True, env=env).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            if "=>" in parts and len(parts) > parts.index("=>") + 1:
+                lib = parts[parts.index("=>") + 1]
+                if lib.startswith("/") and "libvxn" not in lib:
+                    files[lib] = os.path.realpath(lib)
+    return files
+
+
 def with_dom0(commands, files=None, memory_mib=384, dom0_mib=192, timeout=600, log=None):
     """Boot once, run the commands in order, power off. Returns ({name: (rc, out)}, text)."""
     img = dom0_image()
