@@ -17,6 +17,10 @@
 
 #define LOG_TAIL     16384
 #define END_GRACE_MS 10000 /* after EXIT: the guest must power off within this */
+/* after EXIT, a console quiet this long ends the session too: a Xen PV console (a
+ * pty of xenconsoled) stays open until the domain is destroyed, so its end of file
+ * cannot be waited for; the domain layer's shutdown deadline takes it from there */
+#define END_IDLE_MS 300
 
 struct vxn_session {
 	vxn_ctx *ctx;
@@ -337,14 +341,16 @@ static char *log_tail_lines(const vxn_session *s, int lines)
 int vxn_session_run(vxn_session *s, int *exit_status, vxn_error **err)
 {
 	long long ready_deadline = now_ms() + s->ready_timeout_ms;
-	long long end_deadline = -1;
+	long long end_deadline = -1, done_at = -1;
 	bool con_open = true;
 	unsigned char buf[65536];
 	while (con_open) {
 		if (s->fatal && !s->done)
 			break;
-		if (s->done && end_deadline < 0)
-			end_deadline = now_ms() + END_GRACE_MS;
+		if (s->done && end_deadline < 0) {
+			done_at = now_ms();
+			end_deadline = done_at + END_IDLE_MS;
+		}
 		long long deadline = s->ready ? end_deadline : ready_deadline;
 		int timeout = -1;
 		if (deadline >= 0) {
@@ -367,9 +373,12 @@ int vxn_session_run(vxn_session *s, int *exit_status, vxn_error **err)
 		}
 		if (p[0].revents) {
 			ssize_t n = read(s->con_fd, buf, sizeof(buf));
-			if (n > 0)
+			if (n > 0) {
 				vxn_frame_decoder_feed(s->dec, buf, (size_t)n);
-			else if (n == 0 || (errno != EINTR && errno != EAGAIN))
+				if (done_at >= 0)
+					end_deadline =
+					    MIN(now_ms() + END_IDLE_MS, done_at + END_GRACE_MS);
+			} else if (n == 0 || (errno != EINTR && errno != EAGAIN))
 				con_open = false;
 		}
 		if (p[1].revents)

