@@ -32,6 +32,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.abspath(os.environ.get("VXN_BUILD_DIR", os.path.join(ROOT, "build")))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import imagebuild as ib  # noqa: E402
+from newc import newc  # noqa: E402
 
 VDKR = os.path.join(BUILD, "tools", "vdkr")
 
@@ -43,17 +44,6 @@ def run(env, *args, debug=False):
     if p.returncode != 0:
         raise SystemExit("vdkr run failed: %s" % p.stderr)
     return time.monotonic() - t0, p
-
-
-def newc(entries):
-    out = b""
-    for ino, (name, mode, data) in enumerate(entries + [("TRAILER!!!", 0, b"")], 1):
-        nb = name.encode() + b"\0"
-        out += ("070701" + "".join("%08X" % v for v in (
-            ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0))).encode() + nb
-        out += b"\0" * (-len(out) % 4) + data
-        out += b"\0" * (-len(out) % 4)
-    return out
 
 
 INIT = b"""#!/bin/busybox sh

@@ -20,6 +20,7 @@ import pytest
 
 import imagebuild as ib
 import vxn
+from newc import newc
 from conftest import BUILD, Tool, qemu_pids
 
 KERNEL = os.path.join(BUILD, "guest", "kernel", "bzImage")
@@ -31,23 +32,6 @@ pytestmark = pytest.mark.skipif(
     reason="the build has no guest kernel or vxn-init (-Dguest_kernel / -Dguest disabled)")
 
 T = vxn.FRAME_TYPES
-
-
-# ---- a newc writer (doc/guest-protocol.md section 4) ----
-def _newc_entry(ino, name, mode, data=b""):
-    nb = name.encode() + b"\0"
-    hdr = "070701" + "".join("%08X" % v for v in (
-        ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0))
-    out = hdr.encode() + nb
-    out += b"\0" * (-len(out) % 4)
-    out += data + b"\0" * (-len(data) % 4)
-    return out
-
-
-def newc(entries):
-    """entries: (name, mode, data); mode carries the file type bits."""
-    out = b"".join(_newc_entry(i + 1, n, m, d) for i, (n, m, d) in enumerate(entries))
-    return out + _newc_entry(0, "TRAILER!!!", 0)
 
 
 def container_archive(path, launch, extra=()):

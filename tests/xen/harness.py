@@ -17,10 +17,13 @@ import secrets
 import select
 import shlex
 import subprocess
+import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+from newc import newc  # noqa: E402
 
 # measured on this machine kind (../shared/notes/boot.md): `max` and Intel/EPYC models
 # crash the PV Dom0 under TCG; 384 MiB outer / 192 MiB Dom0 is the smallest that works
@@ -34,17 +37,6 @@ def dom0_image():
     if p.returncode != 0:
         raise RuntimeError("dom0-image.sh failed: " + p.stderr.strip())
     return p.stdout.strip().splitlines()[-1]
-
-
-def _newc(entries):
-    out = bytearray()
-    for ino, (name, mode, data) in enumerate(entries + [("TRAILER!!!", 0, b"")], 1):
-        nb = name.encode() + b"\0"
-        out += ("070701" + "".join("%08X" % v for v in (
-            ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0))).encode() + nb
-        out += b"\0" * (-len(out) % 4) + data
-        out += b"\0" * (-len(out) % 4)
-    return bytes(out)
 
 
 def payload(commands, files, nonce):
@@ -74,7 +66,7 @@ def payload(commands, files, nonce):
         script.append("( %s ) < /dev/null 2>&1; echo \"<<%s end %s $?>>\"" % (cmd, nonce, name))
     add_dirs("/vxn-test/run.sh")
     entries.append(("vxn-test/run.sh", 0o100755, ("\n".join(script) + "\n").encode()))
-    return _newc(entries)
+    return newc(entries)
 
 
 def vxn_files(build):
@@ -153,7 +145,6 @@ def with_dom0(commands, files=None, memory_mib=384, dom0_mib=192, timeout=600, l
 
 
 if __name__ == "__main__":
-    import sys
     cmds = [("c%d" % i, c) for i, c in enumerate(sys.argv[1:])] or [("list", "xl list")]
     t0 = time.monotonic()
     res, text = with_dom0(cmds)
