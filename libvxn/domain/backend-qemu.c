@@ -451,24 +451,14 @@ static int qemu_create(vxn_domain *d, const vxn_domain_config *cfg, vxn_error **
 	bool temp_initrd = ninit > 1;
 	_cleanup_free_ char *why = NULL;
 	choose_accel(d->ctx, cfg, initrd, &q->kvm, &why);
-	int r = 0;
 	_cleanup_free_ char *cmdline = NULL;
 	unsigned long khz = host_tsc_khz(); /* needed under TCG, right under KVM */
-	if (r == 0) {
-		cmdline = khz ? str_printf("%s%sconsole=hvc0 tsc_early_khz=%lu",
-					   STRPTR_OR(cfg->cmdline, ""),
-					   cfg->cmdline && *cfg->cmdline ? " " : "", khz)
-			      : str_printf("%s%sconsole=hvc0", STRPTR_OR(cfg->cmdline, ""),
-					   cfg->cmdline && *cfg->cmdline ? " " : "");
-		if (!cmdline)
-			r = error_set(err, VXN_ENOMEM, ENOMEM, "out of memory");
-	}
-	if (r == 0 && strlen(cmdline) > QEMU_CMDLINE_MAX)
-		r = error_set(
-		    err, VXN_EINVAL, 0,
-		    "kernel command line is %zu bytes; the guest takes at most %d (a longer "
-		    "one hangs the boot)",
-		    strlen(cmdline), QEMU_CMDLINE_MAX);
+	char args[64];
+	if (khz)
+		snprintf(args, sizeof(args), "console=hvc0 tsc_early_khz=%lu", khz);
+	else
+		snprintf(args, sizeof(args), "console=hvc0");
+	int r = domain_kernel_cmdline(d, cfg, args, "a longer one hangs the boot", &cmdline, err);
 	if (r == 0)
 		r = launch(d, cfg, initrd, cmdline, q, err);
 	if (r == 0) {

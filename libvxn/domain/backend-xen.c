@@ -153,20 +153,15 @@ static int xen_create(vxn_domain *d, const vxn_domain_config *cfg, vxn_error **e
 	d->priv = x;
 	if (xen_open(x, d->ctx) != 0)
 		return xen_fail(x, err, "libxl", -1);
-	_cleanup_free_ char *cmdline = str_printf("%s%sconsole=hvc0", STRPTR_OR(cfg->cmdline, ""),
-						  cfg->cmdline && *cfg->cmdline ? " " : "");
-	if (!cmdline)
-		return error_set(err, VXN_ENOMEM, ENOMEM, "out of memory");
-	if (strlen(cmdline) > XEN_PV_CMDLINE_MAX)
-		return error_set(
-		    err, VXN_EINVAL, 0,
-		    "kernel command line is %zu bytes; a Xen PV guest takes at most %d "
-		    "(a longer one is cut silently)",
-		    strlen(cmdline), XEN_PV_CMDLINE_MAX);
+	_cleanup_free_ char *cmdline = NULL;
+	int r = domain_kernel_cmdline(d, cfg, "console=hvc0", "Xen PV cuts a longer one silently",
+				      &cmdline, err);
+	if (r < 0)
+		return r;
 	const char *ramdisk = NULL;
 	if (strv_length(cfg->initrds) > 1) {
 		_cleanup_free_ char *dir = domain_state_dir(d->ctx, "xen");
-		int r = dir ? domain_concat_initrds(cfg->initrds, dir, &x->initrd_tmp) : -errno;
+		r = dir ? domain_concat_initrds(cfg->initrds, dir, &x->initrd_tmp) : -errno;
 		if (r < 0)
 			return error_errno(err, r, "initrd");
 		ramdisk = x->initrd_tmp;
@@ -253,17 +248,21 @@ static int xen_kill(vxn_domain *d, vxn_error **err)
 }
 
 /* Handle libxl events until the guest stopped or the deadline (ms, < 0: none). */
+/* The guest stopped (Xen's shutdown reason): record how, and destroy it. */
+static void guest_ended(struct xen *x, int reason)
+{
+	x->end =
+	    reason == LIBXL_SHUTDOWN_REASON_POWEROFF ? VXN_DOMAIN_SHUTDOWN : VXN_DOMAIN_CRASHED;
+	destroy_domain(x);
+}
+
 static int pump_events(struct xen *x, long long deadline)
 {
 	for (;;) {
 		libxl_event *ev = NULL;
 		while (libxl_event_check(x->lx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL) == 0) {
 			if (ev->type == LIBXL_EVENT_TYPE_DOMAIN_SHUTDOWN && ev->domid == x->domid) {
-				int reason = ev->u.domain_shutdown.shutdown_reason;
-				x->end = reason == LIBXL_SHUTDOWN_REASON_POWEROFF
-					     ? VXN_DOMAIN_SHUTDOWN
-					     : VXN_DOMAIN_CRASHED;
-				destroy_domain(x);
+				guest_ended(x, ev->u.domain_shutdown.shutdown_reason);
 			} else if (ev->type == LIBXL_EVENT_TYPE_DOMAIN_DEATH &&
 				   ev->domid == x->domid) {
 				if (x->end == VXN_DOMAIN_NONE)
@@ -283,10 +282,7 @@ static int pump_events(struct xen *x, long long deadline)
 				x->end = VXN_DOMAIN_CRASHED;
 				x->have_domain = false;
 			} else if (rc == 0 && info.shutdown) {
-				x->end = info.shutdown_reason == LIBXL_SHUTDOWN_REASON_POWEROFF
-					     ? VXN_DOMAIN_SHUTDOWN
-					     : VXN_DOMAIN_CRASHED;
-				destroy_domain(x);
+				guest_ended(x, info.shutdown_reason);
 			}
 			libxl_dominfo_dispose(&info);
 		}

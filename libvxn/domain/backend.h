@@ -95,6 +95,12 @@ const char *const *domain_backend_features(void);
  * hypervisors take one initrd. 0 or a negative errno. */
 int domain_concat_initrds(char *const *initrds, const char *dir, char **out);
 
+/* The guest's command line: cfg's, then the backend's own arguments, refused
+ * (VXN_EINVAL, saying what a longer one would do) beyond d->ops->max_cmdline. */
+int domain_kernel_cmdline(const vxn_domain *d, const vxn_domain_config *cfg,
+			  const char *backend_args, const char *if_longer, char **out,
+			  vxn_error **err);
+
 /* <state_root>/<sub>, created 0700; NULL with errno on failure. */
 char *domain_state_dir(vxn_ctx *ctx, const char *sub);
 

@@ -306,6 +306,26 @@ int domain_concat_initrds(char *const *initrds, const char *dir, char **out)
 	return 0;
 }
 
+int domain_kernel_cmdline(const vxn_domain *d, const vxn_domain_config *cfg,
+			  const char *backend_args, const char *if_longer, char **out,
+			  vxn_error **err)
+{
+	bool own = cfg->cmdline && *cfg->cmdline;
+	char *c = str_printf("%s%s%s", own ? cfg->cmdline : "", own ? " " : "", backend_args);
+	if (!c)
+		return error_set(err, VXN_ENOMEM, ENOMEM, "out of memory");
+	if (strlen(c) > d->ops->max_cmdline) {
+		size_t n = strlen(c);
+		free(c);
+		return error_set(
+		    err, VXN_EINVAL, 0,
+		    "kernel command line is %zu bytes; the guest takes at most %zu (%s)", n,
+		    d->ops->max_cmdline, if_longer);
+	}
+	*out = c;
+	return 0;
+}
+
 char *domain_state_dir(vxn_ctx *ctx, const char *sub)
 {
 	char *p = path_join(vxn_ctx_state_root(ctx), sub);

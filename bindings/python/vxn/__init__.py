@@ -308,17 +308,8 @@ class Container:
         if isinstance(image, str):
             image = store.lookup(image)
         text = spec if isinstance(spec, str) else _json.dumps(spec)
-        o = _ll.vxn_container_opts_new()
-        if id:
-            _ll.vxn_container_opts_set_id(o, id)
-        if memory_mib:
-            _ll.vxn_container_opts_set_memory_mib(o, memory_mib)
-        if vcpus:
-            _ll.vxn_container_opts_set_vcpus(o, vcpus)
-        if kernel:
-            _ll.vxn_container_opts_set_kernel(o, kernel)
-        if backend:
-            _ll.vxn_container_opts_set_backend(o, backend)
+        o = _container_opts(id=id, memory_mib=memory_mib, vcpus=vcpus, kernel=kernel,
+                            backend=backend)
         self._store, self._image = store, image  # borrowed by the container
         self._c = _ll.vxn_container_create(store._ctx._ctx, store._store, image._img, text, o)
 
@@ -343,15 +334,20 @@ class Container:
         self._c = None
 
 
+def _container_opts(**options):
+    """vxn_container_opts with the options that are set (None: the library's default)."""
+    o = _ll.vxn_container_opts_new()
+    for name, value in options.items():
+        if value:
+            getattr(_ll, "vxn_container_opts_set_" + name)(o, value)
+    return o
+
+
 def host_info(ctx, kernel=None, backend=None):
     """How this host would run a container: backend, accel, kernel, ... and the reasons
     (vxn_container_host_info(); may boot the KVM probe guest once)."""
-    o = _ll.vxn_container_opts_new()
-    if kernel:
-        _ll.vxn_container_opts_set_kernel(o, kernel)
-    if backend:
-        _ll.vxn_container_opts_set_backend(o, backend)
-    lines = _ll.vxn_container_host_info(ctx._ctx, o)
+    lines = _ll.vxn_container_host_info(ctx._ctx, _container_opts(kernel=kernel,
+                                                                  backend=backend))
     return dict(l.split("=", 1) for l in lines)
 
 
